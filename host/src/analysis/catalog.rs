@@ -1,0 +1,219 @@
+//! The plugins an analysis runs and the rule for each of their checks (enabled, severity,
+//! weight), from the built-ins, `--plugin` files, `--plugin-dir` directories and the config file.
+
+use std::path::{Path, PathBuf};
+
+use super::config::Config;
+use crate::contract::{CheckKind, Severity};
+use crate::wasm::{BUILTINS, LoadError, LoadedPlugin, PluginOrigin, Runtime};
+
+/// How one check is applied.
+#[derive(Debug, Clone)]
+pub struct CheckRule {
+    pub id: String,
+    pub description: String,
+    pub enabled: bool,
+    pub severity: Severity,
+    pub weight: u32,
+    pub kind: CheckKind,
+    /// The severity comes from the config file, overriding a finding's own.
+    pub severity_overridden: bool,
+}
+
+/// A loaded plugin and the rules of its checks, in the order its metadata declares them.
+#[derive(Debug)]
+pub struct ActivePlugin {
+    pub plugin: LoadedPlugin,
+    pub checks: Vec<CheckRule>,
+}
+
+impl ActivePlugin {
+    pub fn name(&self) -> &str {
+        &self.plugin.metadata.name
+    }
+
+    pub fn rule(&self, check: &str) -> Option<&CheckRule> {
+        self.checks.iter().find(|rule| rule.id == check)
+    }
+}
+
+/// Every plugin of an analysis.
+#[derive(Debug)]
+pub struct Catalog {
+    pub plugins: Vec<ActivePlugin>,
+}
+
+/// Where plugins beyond the built-ins come from.
+#[derive(Debug, Default, Clone)]
+pub struct PluginPaths {
+    /// `--plugin FILE.wasm`, repeatable.
+    pub files: Vec<PathBuf>,
+    /// `--plugin-dir DIR`: every `.wasm` file in it.
+    pub dirs: Vec<PathBuf>,
+}
+
+/// Why the plugins could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("cannot read plugin directory {path}: {source}")]
+    PluginDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("two plugins are named `{name}`: {first} and {second}")]
+    DuplicatePlugin {
+        name: String,
+        first: PluginOrigin,
+        second: PluginOrigin,
+    },
+    #[error("check `{check}` is provided by both plugin `{first}` and plugin `{second}`")]
+    DuplicateCheck {
+        check: String,
+        first: String,
+        second: String,
+    },
+    #[error(
+        "config file names plugin `{name}`, but no plugin of that name is loaded (loaded: {known})"
+    )]
+    UnknownPlugin { name: String, known: String },
+    #[error(
+        "config file names check `{check}`, but no loaded plugin provides it (checks: {known})"
+    )]
+    UnknownCheck { check: String, known: String },
+}
+
+impl Catalog {
+    /// Loads the built-in plugins and those at `paths`, configured by `config`.
+    pub fn load(config: &Config, paths: &PluginPaths) -> Result<Self, SetupError> {
+        let runtime = Runtime::new()?;
+        let settings_for = |name: &str| config.plugin(name);
+        let mut loaded = Vec::new();
+        for builtin in BUILTINS {
+            if config.plugin_enabled(builtin.name) {
+                loaded.push(runtime.load_builtin(builtin, &settings_for)?);
+            }
+        }
+        for path in plugin_files(paths)? {
+            let plugin = runtime.load_file(&path, &settings_for)?;
+            if config.plugin_enabled(&plugin.metadata.name) {
+                loaded.push(plugin);
+            }
+        }
+        Self::assemble(config, loaded)
+    }
+
+    fn assemble(config: &Config, loaded: Vec<LoadedPlugin>) -> Result<Self, SetupError> {
+        for (index, plugin) in loaded.iter().enumerate() {
+            if let Some(first) = loaded[..index]
+                .iter()
+                .find(|other| other.metadata.name == plugin.metadata.name)
+            {
+                return Err(SetupError::DuplicatePlugin {
+                    name: plugin.metadata.name.clone(),
+                    first: first.origin.clone(),
+                    second: plugin.origin.clone(),
+                });
+            }
+        }
+        let mut plugins: Vec<ActivePlugin> = Vec::new();
+        for plugin in loaded {
+            let checks = plugin
+                .metadata
+                .checks
+                .iter()
+                .map(|check| {
+                    let overrides = config.checks.get(&check.id);
+                    let severity = overrides.and_then(|o| o.severity);
+                    CheckRule {
+                        id: check.id.clone(),
+                        description: check.description.clone(),
+                        enabled: overrides.and_then(|o| o.enabled).unwrap_or(true),
+                        severity: severity.unwrap_or(check.default_severity),
+                        weight: overrides
+                            .and_then(|o| o.weight)
+                            .unwrap_or(check.default_weight),
+                        kind: check.kind,
+                        severity_overridden: severity.is_some(),
+                    }
+                })
+                .collect::<Vec<_>>();
+            for rule in &checks {
+                if let Some(other) = plugins.iter().find(|other| other.rule(&rule.id).is_some()) {
+                    return Err(SetupError::DuplicateCheck {
+                        check: rule.id.clone(),
+                        first: other.name().to_owned(),
+                        second: plugin.metadata.name.clone(),
+                    });
+                }
+            }
+            plugins.push(ActivePlugin { plugin, checks });
+        }
+        let catalog = Catalog { plugins };
+        catalog.check_config_names(config)?;
+        Ok(catalog)
+    }
+
+    /// Names in the config file must exist, or a typo would silently do nothing. A plugin that
+    /// the config disables is not loaded, so its name and checks count as known.
+    fn check_config_names(&self, config: &Config) -> Result<(), SetupError> {
+        let disabled: Vec<&str> = config
+            .plugins
+            .iter()
+            .filter(|(_, p)| p.enabled == Some(false))
+            .map(|(n, _)| n.as_str())
+            .collect();
+        let mut known_plugins: Vec<&str> = self.plugins.iter().map(ActivePlugin::name).collect();
+        known_plugins.extend(BUILTINS.iter().map(|builtin| builtin.name));
+        known_plugins.extend(&disabled);
+        for name in config.plugins.keys() {
+            if !known_plugins.contains(&name.as_str()) {
+                return Err(SetupError::UnknownPlugin {
+                    name: name.clone(),
+                    known: known_plugins.join(", "),
+                });
+            }
+        }
+        let known_checks: Vec<&str> = self
+            .plugins
+            .iter()
+            .flat_map(|p| p.checks.iter().map(|rule| rule.id.as_str()))
+            .collect();
+        for check in config.checks.keys() {
+            // Checks of a disabled plugin cannot be verified without loading it; accept them.
+            if !known_checks.contains(&check.as_str()) && disabled.is_empty() {
+                return Err(SetupError::UnknownCheck {
+                    check: check.clone(),
+                    known: known_checks.join(", "),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `--plugin` files, then the `.wasm` files of each `--plugin-dir`, in name order.
+fn plugin_files(paths: &PluginPaths) -> Result<Vec<PathBuf>, SetupError> {
+    let mut files = paths.files.clone();
+    for dir in &paths.dirs {
+        files.extend(wasm_files_in(dir)?);
+    }
+    Ok(files)
+}
+
+fn wasm_files_in(dir: &Path) -> Result<Vec<PathBuf>, SetupError> {
+    let error = |source| SetupError::PluginDir {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(error)? {
+        let path = entry.map_err(error)?.path();
+        if path.is_file() && path.extension().is_some_and(|ext| ext == "wasm") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}

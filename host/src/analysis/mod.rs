@@ -1,0 +1,15 @@
+//! The analysis engine every mode shares: which plugins run ([`catalog`]), configured how
+//! ([`config`]), over which pods ([`run`]), one thread's plugin instances ([`worker`]), and the
+//! scores ([`score`]) and report ([`report`]) that come out.
+
+pub mod catalog;
+pub mod config;
+pub mod report;
+pub mod run;
+pub mod score;
+pub mod worker;
+
+pub use catalog::{Catalog, PluginPaths, SetupError};
+pub use config::{Config, ConfigError};
+pub use report::{Aggregator, Report};
+pub use run::{Filter, analyze_sources, is_system_namespace};

@@ -1,0 +1,152 @@
+//! One thread's view of the plugins: a live instance of each, reused pod after pod, and the
+//! checks on what the plugins return.
+//!
+//! Instances are reused because instantiating costs more than most checks; plugins are stateless
+//! by contract and every instance starts from the same configured state. After a failure the
+//! instance is dropped and the next pod gets a fresh one; a plugin that fails on
+//! [`MAX_CONSECUTIVE_FAILURES`] pods in a row is switched off for the rest of the run.
+
+use super::catalog::{ActivePlugin, Catalog};
+use super::report::{Diagnostic, DiagnosticKind, FindingRow, PodResult};
+use crate::contract::Finding;
+use crate::pod::PodInput;
+use crate::wasm::Instance;
+
+/// Failures in a row after which a plugin is no longer called in this run.
+pub const MAX_CONSECUTIVE_FAILURES: u32 = 3;
+/// Longest message kept from a plugin, in bytes.
+const MAX_MESSAGE: usize = 1024;
+
+#[derive(Default)]
+struct Slot {
+    instance: Option<Instance>,
+    failures: u32,
+    disabled: bool,
+}
+
+/// Runs pods through every plugin of a catalog, on the calling thread.
+pub struct Worker<'a> {
+    catalog: &'a Catalog,
+    slots: Vec<Slot>,
+}
+
+impl<'a> Worker<'a> {
+    pub fn new(catalog: &'a Catalog) -> Self {
+        let slots = catalog.plugins.iter().map(|_| Slot::default()).collect();
+        Worker { catalog, slots }
+    }
+
+    /// Every enabled check's findings for `pod`; plugin failures become diagnostics.
+    pub fn analyze(&mut self, pod: &PodInput) -> PodResult {
+        let mut result = PodResult {
+            namespace: pod.record.metadata.namespace.clone(),
+            ..PodResult::default()
+        };
+        for (plugin, slot) in self.catalog.plugins.iter().zip(&mut self.slots) {
+            if slot.disabled || plugin.checks.iter().all(|rule| !rule.enabled) {
+                continue;
+            }
+            let outcome = match slot.instance.take() {
+                Some(instance) => Ok(instance),
+                None => Instance::start(&plugin.plugin),
+            }
+            .and_then(|mut instance| {
+                let findings = instance.analyze(pod)?;
+                slot.instance = Some(instance);
+                Ok(findings)
+            });
+            match outcome {
+                Ok(findings) => {
+                    slot.failures = 0;
+                    accept(plugin, pod, findings, &mut result);
+                }
+                Err(error) => {
+                    // The failed instance was not put back: the next pod gets a fresh one.
+                    slot.failures += 1;
+                    let mut message = format!(
+                        "plugin `{}` failed on pod {}: {error}",
+                        plugin.name(),
+                        pod.key()
+                    );
+                    if slot.failures >= MAX_CONSECUTIVE_FAILURES {
+                        slot.disabled = true;
+                        message.push_str(&format!("; it failed on {MAX_CONSECUTIVE_FAILURES} pods in a row and is not run on further pods"));
+                    }
+                    result
+                        .diagnostics
+                        .push(plugin_diagnostic(plugin, pod, message));
+                }
+            }
+        }
+        result
+    }
+}
+
+/// Keeps the findings of enabled, declared checks; reports the malformed ones.
+fn accept(plugin: &ActivePlugin, pod: &PodInput, findings: Vec<Finding>, result: &mut PodResult) {
+    let limit = plugin.plugin.limits.max_findings;
+    if findings.len() > limit {
+        let message = format!(
+            "plugin `{}` returned {} findings for pod {}; only the first {limit} are kept",
+            plugin.name(),
+            findings.len(),
+            pod.key()
+        );
+        result
+            .diagnostics
+            .push(plugin_diagnostic(plugin, pod, message));
+    }
+    for finding in findings.into_iter().take(limit) {
+        let Some(rule) = plugin.rule(&finding.check) else {
+            let message = format!(
+                "plugin `{}` returned a finding for check `{}`, which it does not declare; ignored",
+                plugin.name(),
+                finding.check
+            );
+            result
+                .diagnostics
+                .push(plugin_diagnostic(plugin, pod, message));
+            continue;
+        };
+        if !rule.enabled {
+            continue;
+        }
+        let severity = match finding.severity {
+            Some(severity) if !rule.severity_overridden => severity,
+            _ => rule.severity,
+        };
+        result.findings.push(FindingRow {
+            plugin: plugin.name().to_owned(),
+            check: rule.id.clone(),
+            severity,
+            namespace: pod.record.metadata.namespace.clone(),
+            pod: pod.record.metadata.name.clone(),
+            container: finding.container,
+            message: truncate(finding.message),
+            magnitude: finding.magnitude,
+            weight: rule.weight,
+        });
+    }
+}
+
+fn plugin_diagnostic(plugin: &ActivePlugin, pod: &PodInput, message: String) -> Diagnostic {
+    Diagnostic {
+        kind: DiagnosticKind::Plugin,
+        plugin: Some(plugin.name().to_owned()),
+        pod: Some(pod.key()),
+        location: None,
+        message,
+    }
+}
+
+fn truncate(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE {
+        let mut end = MAX_MESSAGE;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push('…');
+    }
+    message
+}

@@ -1,0 +1,150 @@
+//! `kube-devops analyze`: load the plugins, read pods from files or the cluster, print the
+//! report, apply the CI gates.
+
+use super::output::{self, Exit, Progress, fail};
+use super::render;
+use super::{AnalyzeArgs, ReportFormat};
+use crate::analysis::report::DiagnosticKind;
+use crate::analysis::{Aggregator, Catalog, Config, Filter, PluginPaths, Report, analyze_sources};
+use crate::cluster::Cluster;
+use crate::manifest;
+
+/// Plugin warnings printed on stderr before the rest is only counted.
+const MAX_WARNINGS: usize = 20;
+
+pub async fn run(args: &AnalyzeArgs) -> Exit {
+    let config = match &args.config {
+        Some(path) => match Config::load(path) {
+            Ok(config) => config,
+            Err(error) => return fail(Exit::Usage, &error),
+        },
+        None => Config::default(),
+    };
+    let paths = PluginPaths {
+        files: args.plugins.clone(),
+        dirs: args.plugin_dir.clone(),
+    };
+    let catalog = match Catalog::load(&config, &paths) {
+        Ok(catalog) => catalog,
+        Err(error) => return fail(Exit::Usage, &error),
+    };
+    let filter = Filter {
+        namespace: args.namespace.clone(),
+        include_system: args.include_system,
+    };
+    let progress = Progress::on_terminal();
+    let advance = |pods: usize| progress.advance(pods);
+    let mut aggregator = Aggregator::default();
+
+    if args.files.is_empty() {
+        let cluster = match Cluster::connect(&args.cluster.connect_options()).await {
+            Ok(cluster) => cluster,
+            Err(error) => return fail(Exit::Cluster, &error),
+        };
+        let listed = cluster
+            .list_pods(args.namespace.as_deref(), |page| {
+                analyze_sources(&catalog, &page, &filter, &mut aggregator, &advance);
+            })
+            .await;
+        if let Err(error) = listed {
+            progress.finish();
+            return fail(Exit::Cluster, &error);
+        }
+    } else {
+        let manifests = manifest::read_paths(&args.files);
+        for error in manifests.errors {
+            aggregator.add_input_error(error);
+        }
+        analyze_sources(
+            &catalog,
+            &manifests.sources,
+            &filter,
+            &mut aggregator,
+            &advance,
+        );
+    }
+    progress.finish();
+
+    let invalid_inputs = aggregator.input_errors();
+    let report = aggregator.finish(&catalog);
+    report_diagnostics(&report);
+    let printed = match args.output {
+        ReportFormat::Text => output::print(render::Text(&report)),
+        ReportFormat::Json => match serde_json::to_string_pretty(&report) {
+            Ok(json) => output::print_line(&json),
+            Err(error) => fail(Exit::Usage, &error),
+        },
+        ReportFormat::Yaml => match serde_saphyr::to_string(&report) {
+            Ok(yaml) => output::print(yaml),
+            Err(error) => fail(Exit::Usage, &error),
+        },
+    };
+    if printed != Exit::Success {
+        return printed;
+    }
+    let gate = gate(args, &report);
+    if invalid_inputs > 0 {
+        eprintln!(
+            "error: {invalid_inputs} input document(s) could not be read (listed above); the rest was analysed"
+        );
+        return Exit::InvalidInput;
+    }
+    gate
+}
+
+/// Input errors as `path:line: reason`, then plugin warnings, on stderr.
+fn report_diagnostics(report: &Report) {
+    for diagnostic in report
+        .diagnostics
+        .iter()
+        .filter(|d| d.kind == DiagnosticKind::Input)
+    {
+        eprintln!(
+            "{}: {}",
+            diagnostic.location.as_deref().unwrap_or("input"),
+            diagnostic.message
+        );
+    }
+    let warnings: Vec<_> = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.kind == DiagnosticKind::Plugin)
+        .collect();
+    for diagnostic in warnings.iter().take(MAX_WARNINGS) {
+        eprintln!("warning: {}", diagnostic.message);
+    }
+    if warnings.len() > MAX_WARNINGS {
+        eprintln!(
+            "warning: … and {} more plugin diagnostics (see the report)",
+            warnings.len() - MAX_WARNINGS
+        );
+    }
+}
+
+/// `--fail-under` and `--fail-on`; says on stderr which gate failed.
+fn gate(args: &AnalyzeArgs, report: &Report) -> Exit {
+    let mut exit = Exit::Success;
+    if let Some(minimum) = args.fail_under {
+        if report.summary.health_score < minimum {
+            eprintln!(
+                "gate failed: health score {} is below --fail-under {minimum}",
+                report.summary.health_score
+            );
+            exit = Exit::GateFailed;
+        }
+    }
+    if let Some(threshold) = args.fail_on {
+        let failing = report
+            .findings
+            .iter()
+            .filter(|finding| finding.severity.rank() >= threshold.rank())
+            .count();
+        if failing > 0 {
+            eprintln!(
+                "gate failed: {failing} finding(s) of severity {threshold} or worse (--fail-on {threshold})"
+            );
+            exit = Exit::GateFailed;
+        }
+    }
+    exit
+}

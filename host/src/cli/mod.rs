@@ -1,0 +1,176 @@
+//! The `kube-devops` command line: arguments (clap), then the commands, each in its own module.
+//!
+//! Parsing touches nothing; `version` and `--help` never need a cluster or the plugins.
+
+mod analyze;
+mod cluster_commands;
+mod output;
+mod render;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use output::Exit;
+
+use crate::cluster::ConnectOptions;
+use crate::contract::Severity;
+
+/// Kubernetes workload governance: pods analysed by sandboxed WebAssembly plugins, scored 0-100.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kube-devops",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Log format on stderr: `text` for people, `json` for log collectors (the default inside
+    /// a cluster).
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the version of kube-devops.
+    Version,
+    /// Check the connection to the cluster and whether this identity may list and watch pods.
+    ///
+    /// Prints the API server's address and version and the answers of SelfSubjectAccessReview.
+    /// Exits 4 when the cluster is unreachable or a permission is missing.
+    Check(CheckArgs),
+    /// List cluster resources.
+    #[command(subcommand)]
+    List(ListCommand),
+    /// Analyse pods with the plugins and print the governance summary and health score.
+    ///
+    /// Reads every pod of the cluster (page by page) or, with --file, manifests offline:
+    /// Pods, Lists, and workloads with a pod template (each counted as one pod). Exit status:
+    /// 0 fine, 1 a --fail-under/--fail-on gate failed, 2 usage or config error, 3 some input
+    /// documents were invalid (the rest is still analysed), 4 cluster unreachable or API error.
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ListCommand {
+    /// List pods: NAMESPACE, NAME, STATUS, NODE.
+    Pods(ListPodsArgs),
+}
+
+/// How to reach the cluster.
+#[derive(Debug, Clone, Args)]
+pub struct ClusterArgs {
+    /// Kubeconfig file to use instead of KUBECONFIG or ~/.kube/config.
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context to use instead of the current one.
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+}
+
+impl ClusterArgs {
+    fn connect_options(&self) -> ConnectOptions {
+        ConnectOptions {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Check permissions in this namespace rather than across all namespaces.
+    #[arg(short, long, value_name = "NS")]
+    pub namespace: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListPodsArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Only this namespace (all namespaces by default).
+    #[arg(short, long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = ListFormat::Text)]
+    pub output: ListFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Analyse manifests instead of the cluster: a file, a directory (read recursively for
+    /// .yaml, .yml and .json files) or `-` for stdin. Repeatable.
+    #[arg(short, long = "file", value_name = "PATH")]
+    pub files: Vec<PathBuf>,
+    /// Only pods in this namespace.
+    #[arg(short, long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Also analyse system namespaces (kube-*, *-system, cert-manager, istio-system,
+    /// monitoring, observability, argocd), which are skipped by default.
+    #[arg(long)]
+    pub include_system: bool,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = ReportFormat::Text)]
+    pub output: ReportFormat,
+    /// Exit 1 when the cluster health score is below SCORE (0-100).
+    #[arg(long, value_name = "SCORE", value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub fail_under: Option<u8>,
+    /// Exit 1 when any finding is at least this severe.
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    pub fail_on: Option<Severity>,
+    /// Load an extra plugin (a WebAssembly component). Repeatable.
+    #[arg(long = "plugin", value_name = "FILE.wasm")]
+    pub plugins: Vec<PathBuf>,
+    /// Load every .wasm plugin in this directory. Repeatable.
+    #[arg(long, value_name = "DIR")]
+    pub plugin_dir: Vec<PathBuf>,
+    /// Analysis config file (YAML): plugins and checks to enable, settings, weights,
+    /// severities, limits. See docs/configuration.md.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+    Yaml,
+}
+
+fn parse_severity(text: &str) -> Result<Severity, String> {
+    text.parse()
+        .map_err(|error: crate::contract::UnknownSeverity| error.to_string())
+}
+
+/// Runs a parsed command line and says how the process should exit.
+pub async fn run(cli: Cli) -> Exit {
+    match cli.command {
+        Command::Version => output::print_line(&format!(
+            "kube-devops version {}",
+            env!("CARGO_PKG_VERSION")
+        )),
+        Command::Check(args) => cluster_commands::check(&args).await,
+        Command::List(ListCommand::Pods(args)) => cluster_commands::list_pods(&args).await,
+        Command::Analyze(args) => analyze::run(&args).await,
+    }
+}

@@ -1,0 +1,106 @@
+//! Exit statuses and writing to the terminal: stdout for results, stderr for errors, a broken
+//! pipe (`kube-devops analyze | head`) is a normal end.
+
+use std::fmt;
+use std::io::{self, IsTerminal, Write};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// How the process ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: done, and every gate passed.
+    Success,
+    /// 1: a `--fail-under` or `--fail-on` gate failed.
+    GateFailed,
+    /// 2: a usage or configuration error (bad config file, plugin that does not load).
+    Usage,
+    /// 3: some input documents were invalid; the rest was analysed and printed.
+    InvalidInput,
+    /// 4: the cluster is unreachable or answered with an error.
+    Cluster,
+}
+
+impl Exit {
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Success => 0,
+            Exit::GateFailed => 1,
+            Exit::Usage => 2,
+            Exit::InvalidInput => 3,
+            Exit::Cluster => 4,
+        }
+    }
+}
+
+/// Prints `error: …` with the error's causes (each once), and returns `exit`.
+pub fn fail(exit: Exit, error: &(dyn std::error::Error + 'static)) -> Exit {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    eprintln!("error: {message}");
+    exit
+}
+
+/// Writes `text` to stdout; a closed pipe is not an error.
+pub fn print(text: impl fmt::Display) -> Exit {
+    let mut stdout = io::stdout().lock();
+    match write!(stdout, "{text}").and_then(|()| stdout.flush()) {
+        Err(error) if error.kind() != io::ErrorKind::BrokenPipe => {
+            eprintln!("error: cannot write output: {error}");
+            Exit::Usage
+        }
+        _ => Exit::Success,
+    }
+}
+
+pub fn print_line(text: &str) -> Exit {
+    print(format_args!("{text}\n"))
+}
+
+/// `analysed N pods…` on stderr while a long scan runs, only when stderr is a terminal.
+pub struct Progress {
+    enabled: bool,
+    pods: AtomicUsize,
+    last: Mutex<Instant>,
+}
+
+impl Progress {
+    const EVERY: Duration = Duration::from_millis(200);
+
+    pub fn on_terminal() -> Self {
+        Progress {
+            enabled: io::stderr().is_terminal(),
+            pods: AtomicUsize::new(0),
+            last: Mutex::new(Instant::now()),
+        }
+    }
+
+    pub fn advance(&self, pods: usize) {
+        let total = self.pods.fetch_add(pods, Ordering::Relaxed) + pods;
+        if !self.enabled {
+            return;
+        }
+        if let Ok(mut last) = self.last.try_lock() {
+            if last.elapsed() >= Self::EVERY {
+                *last = Instant::now();
+                eprint!("\ranalysed {total} pods…");
+            }
+        }
+    }
+
+    /// Clears the progress line.
+    pub fn finish(&self) {
+        if self.enabled && self.pods.load(Ordering::Relaxed) > 0 {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}

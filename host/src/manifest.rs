@@ -1,0 +1,351 @@
+//! Manifest files to objects: paths, directories and stdin; YAML and JSON; multi-document files
+//! and lists.
+//!
+//! Splitting is cheap and single-threaded: it finds where each object is and copies nothing for
+//! JSON. Reading the objects themselves ([`crate::pod::read`]) is left to the analysis workers.
+//! A broken document is reported with its file and line and the rest of the file still counts.
+
+use std::borrow::Cow;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::pod::{InputError, Origin, Source};
+
+/// The path that means standard input.
+pub const STDIN: &str = "-";
+/// Extensions read when a directory is given.
+const EXTENSIONS: [&str; 3] = ["yaml", "yml", "json"];
+/// Directory nesting followed at most (symbolic links can make loops).
+const MAX_DEPTH: usize = 32;
+
+/// Objects found in the inputs, in input order, and the inputs that could not be read.
+#[derive(Debug, Default)]
+pub struct Manifests {
+    pub sources: Vec<Source>,
+    pub errors: Vec<InputError>,
+}
+
+/// Reads every path: a file, a directory (recursively, `.yaml`, `.yml` and `.json` files in name
+/// order) or `-` for standard input.
+pub fn read_paths(paths: &[PathBuf]) -> Manifests {
+    let mut manifests = Manifests::default();
+    for path in paths {
+        if path.as_os_str() == STDIN {
+            let mut text = String::new();
+            match std::io::stdin().read_to_string(&mut text) {
+                Ok(_) => split(Arc::from("<stdin>"), text, &mut manifests),
+                Err(error) => {
+                    manifests
+                        .errors
+                        .push(error_at("<stdin>", 0, format!("cannot read: {error}")))
+                }
+            }
+        } else if path.is_dir() {
+            let mut files = Vec::new();
+            if let Err(error) = collect_files(path, 0, &mut files) {
+                manifests.errors.push(error);
+            }
+            if files.is_empty() {
+                let reason = "no .yaml, .yml or .json files in this directory".to_owned();
+                manifests
+                    .errors
+                    .push(error_at(&path.display().to_string(), 0, reason));
+            }
+            for file in files {
+                read_file(&file, &mut manifests);
+            }
+        } else {
+            read_file(path, &mut manifests);
+        }
+    }
+    manifests
+}
+
+fn collect_files(dir: &Path, depth: usize, files: &mut Vec<PathBuf>) -> Result<(), InputError> {
+    let location = || dir.display().to_string();
+    if depth > MAX_DEPTH {
+        return Err(error_at(
+            &location(),
+            0,
+            format!("directories nested deeper than {MAX_DEPTH}"),
+        ));
+    }
+    let entries = std::fs::read_dir(dir)
+        .map_err(|error| error_at(&location(), 0, format!("cannot read directory: {error}")))?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .collect();
+    paths.sort();
+    for path in paths {
+        if path.is_dir() {
+            collect_files(&path, depth + 1, files)?;
+        } else if path
+            .extension()
+            .and_then(|ext| ext.to_str())
+            .is_some_and(|ext| EXTENSIONS.contains(&ext))
+        {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn read_file(path: &Path, manifests: &mut Manifests) {
+    let name = path.display().to_string();
+    match std::fs::read(path) {
+        Err(error) => manifests
+            .errors
+            .push(error_at(&name, 0, format!("cannot read: {error}"))),
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => split(Arc::from(name), text, manifests),
+            Err(error) => {
+                let line = crate::pod::line_of(
+                    &String::from_utf8_lossy(error.as_bytes()),
+                    error.utf8_error().valid_up_to(),
+                );
+                manifests
+                    .errors
+                    .push(error_at(&name, line, "not UTF-8 text".to_owned()));
+            }
+        },
+    }
+}
+
+/// Splits one input's text into objects. JSON when it starts with `{` or `[`, YAML otherwise.
+pub fn split(path: Arc<str>, text: String, manifests: &mut Manifests) {
+    if text.trim_start().starts_with(['{', '[']) {
+        split_json(path, Arc::from(text), manifests);
+    } else {
+        split_yaml(&path, &text, manifests);
+    }
+}
+
+/// JSON: one or more concatenated values; a List's items become objects of their own.
+fn split_json(path: Arc<str>, text: Arc<str>, manifests: &mut Manifests) {
+    let origin = Origin::Json { path: path.clone() };
+    let mut stream = serde_json::Deserializer::from_str(&text).into_iter::<&RawValue>();
+    while let Some(next) = stream.next() {
+        match next {
+            Ok(raw) => {
+                let (items, implied_kind) = match list_items(raw.get()) {
+                    Some((items, kind)) => (items, kind),
+                    None => (vec![raw], None),
+                };
+                for item in items {
+                    let start = item.get().as_ptr() as usize - text.as_ptr() as usize;
+                    let range = start..start + item.get().len();
+                    let source = Source::new(origin.clone(), text.clone(), range);
+                    manifests
+                        .sources
+                        .push(source.with_implied_kind(implied_kind.clone()));
+                }
+            }
+            Err(error) => {
+                // A JSON stream cannot be resynchronised after a syntax error: what came before
+                // it counts, the rest of this input is lost and said so.
+                let reason = error.to_string();
+                let reason = reason.split(" at line ").next().unwrap_or(&reason);
+                let reason = format!("{reason}; the rest of this input is skipped");
+                manifests.errors.push(error_at(&path, error.line(), reason));
+                break;
+            }
+        }
+    }
+}
+
+/// The items of a List (`kind: List`, `PodList`, ...) or of a top-level array, with the kind a
+/// typed list implies for its items; `None` for any other value.
+fn list_items(json: &str) -> Option<(Vec<&RawValue>, Option<Arc<str>>)> {
+    #[derive(Deserialize)]
+    struct ListProbe<'a> {
+        #[serde(borrow)]
+        kind: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        items: Option<Vec<&'a RawValue>>,
+    }
+    if json.starts_with('[') {
+        return serde_json::from_str(json).ok().map(|items| (items, None));
+    }
+    let probe: ListProbe = serde_json::from_str(json).ok()?;
+    let kind = probe.kind.filter(|kind| kind.ends_with("List"))?;
+    Some((probe.items?, implied_kind(&kind)))
+}
+
+/// `PodList` → `Pod`; the generic `List` implies nothing.
+fn implied_kind(list_kind: &str) -> Option<Arc<str>> {
+    list_kind
+        .strip_suffix("List")
+        .filter(|kind| !kind.is_empty())
+        .map(Arc::from)
+}
+
+/// YAML: documents separated by `---` lines, each parsed on its own so that a broken one does not
+/// hide the ones after it.
+fn split_yaml(path: &Arc<str>, text: &str, manifests: &mut Manifests) {
+    for (first_line, document) in yaml_documents(text) {
+        if document.lines().all(|line| {
+            let line = line.trim();
+            line.is_empty() || line.starts_with('#')
+        }) {
+            continue;
+        }
+        let value: Value = match serde_saphyr::from_str(&document) {
+            Ok(value) => value,
+            Err(error) => {
+                let line = error
+                    .location()
+                    .map_or(0, |location| location.line() as usize);
+                let reason = error.without_snippet().to_string();
+                let reason = reason.lines().next().unwrap_or("invalid YAML").to_owned();
+                manifests
+                    .errors
+                    .push(error_at(path, first_line + line.saturating_sub(1), reason));
+                continue;
+            }
+        };
+        let origin = Origin::Yaml {
+            path: path.clone(),
+            line: first_line,
+        };
+        let list_kind = value["kind"]
+            .as_str()
+            .filter(|kind| kind.ends_with("List"))
+            .map(str::to_owned);
+        match value {
+            Value::Null => {}
+            Value::Object(mut object)
+                if list_kind.is_some() && object.get("items").is_some_and(Value::is_array) =>
+            {
+                let implied = list_kind.as_deref().and_then(implied_kind);
+                if let Some(Value::Array(items)) = object.remove("items") {
+                    for item in items {
+                        push_value(&origin, &item, implied.clone(), manifests);
+                    }
+                }
+            }
+            Value::Array(items) => items
+                .iter()
+                .for_each(|item| push_value(&origin, item, None, manifests)),
+            value => push_value(&origin, &value, None, manifests),
+        }
+    }
+}
+
+fn push_value(
+    origin: &Origin,
+    value: &Value,
+    implied_kind: Option<Arc<str>>,
+    manifests: &mut Manifests,
+) {
+    let text: Arc<str> = Arc::from(value.to_string());
+    let range = 0..text.len();
+    manifests
+        .sources
+        .push(Source::new(origin.clone(), text, range).with_implied_kind(implied_kind));
+}
+
+/// The documents of a YAML stream with the line each starts on. A `---` line (with nothing or a
+/// comment after it) starts a new document; `...` ends one.
+fn yaml_documents(text: &str) -> Vec<(usize, String)> {
+    let mut documents = Vec::new();
+    let mut current = String::new();
+    let mut first_line = 1;
+    for (index, line) in text.lines().enumerate() {
+        let marker = ["---", "..."].into_iter().find(|marker| {
+            line.strip_prefix(marker)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
+        });
+        match marker {
+            Some(marker) => {
+                documents.push((first_line, std::mem::take(&mut current)));
+                first_line = index + 1;
+                // Content on the marker line (`--- {kind: Pod}`) belongs to the new document;
+                // blanking the marker keeps its columns.
+                current.push_str(&" ".repeat(marker.len()));
+                current.push_str(&line[marker.len()..]);
+            }
+            None => current.push_str(line),
+        }
+        current.push('\n');
+    }
+    documents.push((first_line, current));
+    documents
+}
+
+fn error_at(path: &str, line: usize, reason: String) -> InputError {
+    let location = if line == 0 {
+        path.to_owned()
+    } else {
+        format!("{path}:{line}")
+    };
+    InputError { location, reason }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split_text(text: &str) -> Manifests {
+        let mut manifests = Manifests::default();
+        split(Arc::from("in.yaml"), text.to_owned(), &mut manifests);
+        manifests
+    }
+
+    #[test]
+    fn yaml_error_in_the_middle_keeps_the_documents_around_it() {
+        let text = "kind: Pod\nmetadata: {name: a}\n---\nkind: Pod\nmetadata: [unclosed\n---\nkind: Pod\nmetadata: {name: c}\n";
+        let manifests = split_text(text);
+        assert_eq!(manifests.sources.len(), 2);
+        assert_eq!(manifests.errors.len(), 1);
+        assert!(
+            manifests.errors[0].location.starts_with("in.yaml:"),
+            "{:?}",
+            manifests.errors
+        );
+        let line: usize = manifests.errors[0].location["in.yaml:".len()..]
+            .parse()
+            .expect("line");
+        assert!((4..=6).contains(&line), "error line {line}");
+        assert!(manifests.sources[1].json().contains("\"c\""));
+        assert_eq!(manifests.sources[1].location(None), "in.yaml:6");
+    }
+
+    #[test]
+    fn json_list_items_are_objects_and_keep_their_lines() {
+        let text = "{\"kind\": \"PodList\", \"items\": [\n{\"kind\": \"Pod\"},\n{\"kind\": \"Pod\", \"x\": 1}\n]}";
+        let manifests = split_text(text);
+        assert!(manifests.errors.is_empty());
+        assert_eq!(manifests.sources.len(), 2);
+        assert_eq!(manifests.sources[1].json(), "{\"kind\": \"Pod\", \"x\": 1}");
+        assert_eq!(manifests.sources[1].location(None), "in.yaml:3");
+    }
+
+    #[test]
+    fn truncated_json_keeps_what_came_before() {
+        let manifests = split_text("{\"kind\":\"Pod\"}\n{\"kind\":\"Pod\",\n\"metadata\":");
+        assert_eq!(manifests.sources.len(), 1);
+        assert_eq!(manifests.errors.len(), 1);
+        assert_eq!(manifests.errors[0].location, "in.yaml:3");
+    }
+
+    #[test]
+    fn yaml_list_and_comment_only_documents() {
+        let manifests = split_text(
+            "# just a comment\n---\napiVersion: v1\nkind: List\nitems:\n- kind: Pod\n- kind: Service\n---\n",
+        );
+        assert!(manifests.errors.is_empty(), "{:?}", manifests.errors);
+        assert_eq!(manifests.sources.len(), 2);
+    }
+
+    #[test]
+    fn content_on_the_marker_line_is_kept() {
+        let manifests = split_text("--- {kind: Pod}\n");
+        assert_eq!(manifests.sources.len(), 1);
+        assert_eq!(manifests.sources[0].json(), r#"{"kind":"Pod"}"#);
+    }
+}

@@ -1,0 +1,280 @@
+//! From the serde model of an object to the contract's [`Pod`] record.
+//!
+//! Kubernetes' defaults are filled in here (namespace `default`, probe timings, port protocol),
+//! so every plugin sees the same values the cluster would use.
+
+use std::collections::BTreeMap;
+
+use super::model;
+use crate::contract::{
+    Container, ContainerPort, ContainerState, ContainerStatus, KeyValue, ObjectMeta, Pod,
+    PodSecurityContext, PodSpec, PodStatus, Probe, ProbeHandler, Resources, SecurityContext,
+};
+
+/// The namespace of an object that names none.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// Kinds whose spec holds a pod template at `spec.template`.
+const TEMPLATE_KINDS: [&str; 6] = [
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "ReplicationController",
+    "Job",
+];
+
+/// What an object is to the analyzer.
+pub enum Shape {
+    /// A Pod, or a workload read as the one pod its template describes.
+    Pod(Box<Pod>),
+    /// A kind that carries no pod (Service, ConfigMap, ...): skipped, not an error.
+    Other,
+}
+
+/// Why an object that should describe a pod does not.
+#[derive(Debug, thiserror::Error)]
+pub enum ShapeError {
+    #[error("{kind} has no metadata.name")]
+    NoName { kind: String },
+    #[error("{kind} {namespace}/{name} has no {field}")]
+    Missing {
+        kind: String,
+        namespace: String,
+        name: String,
+        field: &'static str,
+    },
+    #[error("object has no kind")]
+    NoKind,
+}
+
+/// Reads `object` as a pod if its kind describes one.
+pub fn shape(object: model::Object) -> Result<Shape, ShapeError> {
+    let kind = object.kind.ok_or(ShapeError::NoKind)?;
+    let is_pod = kind == "Pod";
+    if !is_pod && kind != "CronJob" && !TEMPLATE_KINDS.contains(&kind.as_str()) {
+        return Ok(Shape::Other);
+    }
+    let meta = object.metadata.unwrap_or_default();
+    let name = match meta.name.clone().or_else(|| meta.generate_name.clone()) {
+        Some(name) if !name.is_empty() => name,
+        _ => return Err(ShapeError::NoName { kind }),
+    };
+    let namespace = meta
+        .namespace
+        .clone()
+        .filter(|namespace| !namespace.is_empty())
+        .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
+    let missing = |field| ShapeError::Missing {
+        kind: kind.clone(),
+        namespace: namespace.clone(),
+        name: name.clone(),
+        field,
+    };
+
+    let (metadata, spec, status) = if is_pod {
+        let owner_kinds = meta
+            .owner_references
+            .iter()
+            .flatten()
+            .filter_map(|owner| owner.kind.clone())
+            .collect();
+        let metadata = object_meta(
+            name.clone(),
+            namespace.clone(),
+            meta.labels,
+            meta.annotations,
+            owner_kinds,
+        );
+        let spec = object.spec.ok_or_else(|| missing("spec"))?;
+        (metadata, spec, object.status.map(pod_status))
+    } else {
+        let mut spec = object.spec.ok_or_else(|| missing("spec"))?;
+        let template = if kind == "CronJob" {
+            spec.job_template
+                .take()
+                .and_then(|job| job.spec)
+                .and_then(|mut job_spec| job_spec.template.take())
+                .ok_or_else(|| missing("spec.jobTemplate.spec.template"))?
+        } else {
+            spec.template
+                .take()
+                .ok_or_else(|| missing("spec.template"))?
+        };
+        let template_meta = template.metadata.unwrap_or_default();
+        // The workload's own annotations (exemptions, for one) apply to the pods it makes;
+        // the template's win where both set a key, as they do on the real pods.
+        let mut annotations = meta.annotations;
+        annotations.extend(template_meta.annotations);
+        let metadata = object_meta(
+            name.clone(),
+            namespace.clone(),
+            template_meta.labels,
+            annotations,
+            vec![kind.clone()],
+        );
+        let spec = template.spec.ok_or_else(|| missing("spec.template.spec"))?;
+        (metadata, spec, None)
+    };
+    if spec.containers.as_ref().is_none_or(Vec::is_empty) {
+        return Err(missing(if is_pod {
+            "spec.containers"
+        } else {
+            "containers in its pod template"
+        }));
+    }
+    Ok(Shape::Pod(Box::new(Pod {
+        metadata,
+        spec: pod_spec(spec),
+        status,
+    })))
+}
+
+fn object_meta(
+    name: String,
+    namespace: String,
+    labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
+    owner_kinds: Vec<String>,
+) -> ObjectMeta {
+    ObjectMeta {
+        name,
+        namespace,
+        labels: key_values(labels),
+        annotations: key_values(annotations),
+        owner_kinds,
+    }
+}
+
+fn key_values(map: BTreeMap<String, String>) -> Vec<KeyValue> {
+    map.into_iter()
+        .map(|(key, value)| KeyValue { key, value })
+        .collect()
+}
+
+fn pod_spec(spec: model::Spec) -> PodSpec {
+    let containers = |list: Option<Vec<model::Container>>| {
+        list.unwrap_or_default()
+            .into_iter()
+            .map(container)
+            .collect()
+    };
+    PodSpec {
+        containers: containers(spec.containers),
+        init_containers: containers(spec.init_containers),
+        ephemeral_containers: containers(spec.ephemeral_containers),
+        node_name: spec.node_name,
+        service_account_name: spec.service_account_name,
+        host_network: spec.host_network.unwrap_or(false),
+        host_pid: spec.host_pid.unwrap_or(false),
+        host_ipc: spec.host_ipc.unwrap_or(false),
+        security_context: spec.security_context.map(|context| PodSecurityContext {
+            run_as_non_root: context.run_as_non_root,
+            run_as_user: context.run_as_user,
+            run_as_group: context.run_as_group,
+            fs_group: context.fs_group,
+        }),
+    }
+}
+
+fn container(container: model::Container) -> Container {
+    let resources = container.resources.unwrap_or_default();
+    Container {
+        name: container.name.unwrap_or_default(),
+        image: container.image.unwrap_or_default(),
+        image_pull_policy: container.image_pull_policy,
+        liveness_probe: container.liveness_probe.map(probe),
+        readiness_probe: container.readiness_probe.map(probe),
+        startup_probe: container.startup_probe.map(probe),
+        ports: container
+            .ports
+            .unwrap_or_default()
+            .into_iter()
+            .map(|port| ContainerPort {
+                name: port.name,
+                container_port: port.container_port.unwrap_or(0),
+                protocol: port.protocol.unwrap_or_else(|| "TCP".to_owned()),
+            })
+            .collect(),
+        resources: Resources {
+            requests: key_values(resources.requests),
+            limits: key_values(resources.limits),
+        },
+        security_context: container.security_context.map(|context| {
+            let capabilities = context.capabilities.unwrap_or_default();
+            SecurityContext {
+                run_as_non_root: context.run_as_non_root,
+                run_as_user: context.run_as_user,
+                privileged: context.privileged,
+                allow_privilege_escalation: context.allow_privilege_escalation,
+                read_only_root_filesystem: context.read_only_root_filesystem,
+                capabilities_add: capabilities.add.unwrap_or_default(),
+                capabilities_drop: capabilities.drop.unwrap_or_default(),
+            }
+        }),
+    }
+}
+
+/// A probe with the API server's defaults for unset timings.
+fn probe(probe: model::Probe) -> Probe {
+    let handler = if let Some(http) = probe.http_get {
+        ProbeHandler::HttpGet(http.path.unwrap_or_else(|| "/".to_owned()))
+    } else if let Some(tcp) = probe.tcp_socket {
+        ProbeHandler::TcpSocket(tcp.port.unwrap_or_default())
+    } else if let Some(exec) = probe.exec {
+        ProbeHandler::Exec(exec.command.unwrap_or_default())
+    } else if let Some(grpc) = probe.grpc {
+        ProbeHandler::Grpc(grpc.port.unwrap_or(0))
+    } else {
+        ProbeHandler::Other
+    };
+    Probe {
+        handler,
+        initial_delay_seconds: probe.initial_delay_seconds.unwrap_or(0),
+        period_seconds: probe.period_seconds.unwrap_or(10),
+        timeout_seconds: probe.timeout_seconds.unwrap_or(1),
+        success_threshold: probe.success_threshold.unwrap_or(1),
+        failure_threshold: probe.failure_threshold.unwrap_or(3),
+    }
+}
+
+fn pod_status(status: model::Status) -> PodStatus {
+    let statuses = |list: Option<Vec<model::ContainerStatus>>| {
+        list.unwrap_or_default()
+            .into_iter()
+            .map(container_status)
+            .collect()
+    };
+    PodStatus {
+        phase: status.phase,
+        reason: status.reason,
+        start_time: status.start_time,
+        container_statuses: statuses(status.container_statuses),
+        init_container_statuses: statuses(status.init_container_statuses),
+    }
+}
+
+fn container_status(status: model::ContainerStatus) -> ContainerStatus {
+    let current = status.state.unwrap_or_default();
+    let (state, state_reason) = if let Some(waiting) = current.waiting {
+        (ContainerState::Waiting, waiting.reason)
+    } else if let Some(terminated) = current.terminated {
+        (ContainerState::Terminated, terminated.reason)
+    } else if current.running.is_some() {
+        (ContainerState::Running, None)
+    } else {
+        (ContainerState::Unknown, None)
+    };
+    ContainerStatus {
+        name: status.name.unwrap_or_default(),
+        image: status.image.unwrap_or_default(),
+        ready: status.ready.unwrap_or(false),
+        restart_count: status.restart_count.unwrap_or(0),
+        state,
+        state_reason,
+        last_termination_reason: status
+            .last_state
+            .and_then(|last| last.terminated)
+            .and_then(|t| t.reason),
+    }
+}

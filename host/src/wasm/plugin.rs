@@ -1,0 +1,234 @@
+//! Loading a plugin: bytes to a compiled component, linked, asked for its metadata and
+//! configured once, so that a broken plugin or a bad setting fails at load time with its name.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+
+use super::{Builtin, Instance, Limits, Runtime};
+
+/// Settings (JSON) and limits for the plugin of a given name: a plugin's name is known only once
+/// its metadata has been read.
+pub type SettingsFor<'a> = &'a dyn Fn(&str) -> (String, Limits);
+use crate::contract::{AnalyzerPre, PluginMetadata};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Where a plugin came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginOrigin {
+    Builtin(&'static str),
+    File(PathBuf),
+}
+
+impl fmt::Display for PluginOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PluginOrigin::Builtin(name) => write!(f, "built-in plugin `{name}`"),
+            PluginOrigin::File(path) => write!(f, "plugin {}", path.display()),
+        }
+    }
+}
+
+/// Why a plugin could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{origin} is not a valid WebAssembly component: {source}")]
+    Compile {
+        origin: PluginOrigin,
+        source: BoxError,
+    },
+    #[error("{origin} does not fit the kube-devops:analyzer@0.1.0 world: {source}")]
+    Link {
+        origin: PluginOrigin,
+        source: BoxError,
+    },
+    #[error("{origin} failed while {doing}: {source}")]
+    Call {
+        origin: PluginOrigin,
+        doing: &'static str,
+        source: super::CallError,
+    },
+    #[error("{origin} declares an invalid check: {reason}")]
+    Metadata {
+        origin: PluginOrigin,
+        reason: String,
+    },
+    #[error("plugin `{name}` rejected its settings: {reason}")]
+    Settings { name: String, reason: String },
+    #[error("cannot set up the WebAssembly engine: {0}")]
+    Engine(BoxError),
+}
+
+impl LoadError {
+    pub(super) fn engine(error: wasmtime::Error) -> Self {
+        LoadError::Engine(error.into())
+    }
+}
+
+/// A plugin ready to instantiate: compiled, linked, its metadata read and its settings accepted.
+pub struct LoadedPlugin {
+    pub metadata: PluginMetadata,
+    pub origin: PluginOrigin,
+    /// sha256 of the component bytes, hex.
+    pub digest: String,
+    pub limits: Limits,
+    pub(super) runtime: Arc<Runtime>,
+    pub(super) pre: AnalyzerPre<super::HostState>,
+    pub(super) settings: String,
+}
+
+impl fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoadedPlugin")
+            .field("name", &self.metadata.name)
+            .field("origin", &self.origin)
+            .finish()
+    }
+}
+
+impl Runtime {
+    /// Loads a built-in plugin, from its precompiled code when this engine accepts it.
+    pub fn load_builtin(
+        self: &Arc<Self>,
+        builtin: &Builtin,
+        settings_for: SettingsFor<'_>,
+    ) -> Result<LoadedPlugin, LoadError> {
+        let origin = PluginOrigin::Builtin(builtin.name);
+        // SAFETY: the precompiled bytes were made by our own build script with the same wasmtime
+        // and `engine_config()`; `deserialize` still checks version and settings and refuses a
+        // mismatch, in which case the component is compiled from its Wasm instead.
+        let precompiled = builtin
+            .precompiled
+            .and_then(|bytes| unsafe { Component::deserialize(&self.engine, bytes) }.ok());
+        let component = match precompiled {
+            Some(component) => component,
+            None => {
+                Component::new(&self.engine, builtin.wasm).map_err(|error| LoadError::Compile {
+                    origin: origin.clone(),
+                    source: error.into(),
+                })?
+            }
+        };
+        self.prepare(origin, builtin.wasm, component, settings_for)
+    }
+
+    /// Loads a plugin component from a `.wasm` file, compiling it with Cranelift.
+    pub fn load_file(
+        self: &Arc<Self>,
+        path: &Path,
+        settings_for: SettingsFor<'_>,
+    ) -> Result<LoadedPlugin, LoadError> {
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let origin = PluginOrigin::File(path.to_owned());
+        let component =
+            Component::new(&self.engine, &bytes).map_err(|error| LoadError::Compile {
+                origin: origin.clone(),
+                source: error.into(),
+            })?;
+        self.prepare(origin, &bytes, component, settings_for)
+    }
+
+    fn prepare(
+        self: &Arc<Self>,
+        origin: PluginOrigin,
+        bytes: &[u8],
+        component: Component,
+        settings_for: SettingsFor<'_>,
+    ) -> Result<LoadedPlugin, LoadError> {
+        let link_error = |error: wasmtime::Error| LoadError::Link {
+            origin: origin.clone(),
+            source: error.into(),
+        };
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(link_error)?;
+        let pre = AnalyzerPre::new(pre).map_err(link_error)?;
+        let mut plugin = LoadedPlugin {
+            metadata: PluginMetadata {
+                name: String::new(),
+                version: String::new(),
+                description: String::new(),
+                checks: Vec::new(),
+            },
+            origin: origin.clone(),
+            digest: hex_sha256(bytes),
+            limits: Limits::default(),
+            runtime: self.clone(),
+            pre,
+            settings: String::new(),
+        };
+        let call_error = |doing| {
+            let origin = origin.clone();
+            move |source| LoadError::Call { origin, doing, source }
+        };
+        let mut instance = Instance::new(&plugin).map_err(call_error("starting"))?;
+        plugin.metadata = instance
+            .metadata()
+            .map_err(call_error("describing itself"))?;
+        validate_metadata(&plugin.metadata).map_err(|reason| LoadError::Metadata {
+            origin: origin.clone(),
+            reason,
+        })?;
+        (plugin.settings, plugin.limits) = settings_for(&plugin.metadata.name);
+        // Configuring once here is where bad settings surface, naming the plugin.
+        instance
+            .configure(&plugin.settings)
+            .map_err(call_error("reading its settings"))?
+            .map_err(|reason| LoadError::Settings {
+                name: plugin.metadata.name.clone(),
+                reason,
+            })?;
+        Ok(plugin)
+    }
+}
+
+/// Names and checks must be usable as identifiers in config files and reports.
+fn validate_metadata(metadata: &PluginMetadata) -> Result<(), String> {
+    let is_id = |text: &str| {
+        !text.is_empty()
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    };
+    if !is_id(&metadata.name) {
+        return Err(format!(
+            "plugin name {:?} must be kebab-case",
+            metadata.name
+        ));
+    }
+    if metadata.checks.is_empty() {
+        return Err("it declares no checks".to_owned());
+    }
+    for (index, check) in metadata.checks.iter().enumerate() {
+        if !is_id(&check.id) {
+            return Err(format!("check id {:?} must be kebab-case", check.id));
+        }
+        if metadata.checks[..index]
+            .iter()
+            .any(|other| other.id == check.id)
+        {
+            return Err(format!("check `{}` is declared twice", check.id));
+        }
+    }
+    Ok(())
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}

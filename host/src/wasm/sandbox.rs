@@ -1,0 +1,201 @@
+//! What a plugin instance can reach: the per-store state and the WASI it is given.
+//!
+//! Plugins built for `wasm32-wasip2` import WASI for their standard library, so WASI is linked,
+//! but empty: no preopened directories, no environment or arguments, no sockets, no stdin, a
+//! wall clock frozen at the epoch and a monotonic clock that never moves. Writes to stdout and
+//! stderr land in a small buffer that keeps the tail, so a panic message can be shown in the
+//! diagnostic without a chatty plugin ever failing on a full pipe.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
+
+use crate::contract::kube_devops::analyzer::{host, types};
+use crate::pod::PodSource;
+
+/// Bytes of a plugin's output kept for diagnostics.
+const OUTPUT_TAIL: usize = 4096;
+
+/// The data of one plugin instance's store.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(super) limits: StoreLimits,
+    output: TailBuffer,
+    /// The pod of the call in progress, for `pod-json`.
+    pub(super) pod: Option<Arc<PodSource>>,
+}
+
+impl HostState {
+    /// State for a fresh instance whose linear memory may grow to `memory_bytes`.
+    pub fn new(memory_bytes: usize) -> Self {
+        let output = TailBuffer::default();
+        let wasi = WasiCtx::builder()
+            .stdout(output.clone())
+            .stderr(output.clone())
+            .wall_clock(FrozenClock)
+            .monotonic_clock(FrozenClock)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(memory_bytes)
+            .instances(16)
+            .memories(4)
+            .tables(16)
+            .trap_on_grow_failure(true)
+            .build();
+        HostState {
+            wasi,
+            table: ResourceTable::new(),
+            limits,
+            output,
+            pod: None,
+        }
+    }
+
+    /// The last lines the plugin wrote to stdout or stderr (a panic message, typically).
+    pub fn output_tail(&self) -> String {
+        self.output.text()
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// The `types` interface declares no functions; its host trait is empty.
+impl types::Host for HostState {}
+
+impl host::Host for HostState {
+    fn pod_json(&mut self) -> String {
+        self.pod
+            .as_ref()
+            .map_or_else(|| "{}".to_owned(), |pod| pod.pod_json())
+    }
+}
+
+/// Time stands still inside the sandbox: checks must not depend on when they run.
+struct FrozenClock;
+
+impl HostWallClock for FrozenClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl HostMonotonicClock for FrozenClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+/// An output stream that keeps only its last [`OUTPUT_TAIL`] bytes and never refuses a write.
+#[derive(Clone, Default)]
+struct TailBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl TailBuffer {
+    fn push(&self, bytes: &[u8]) {
+        let mut buffer = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let bytes = &bytes[bytes.len().saturating_sub(OUTPUT_TAIL)..];
+        let overflow = (buffer.len() + bytes.len()).saturating_sub(OUTPUT_TAIL);
+        buffer.drain(..overflow);
+        buffer.extend_from_slice(bytes);
+    }
+
+    fn text(&self) -> String {
+        let buffer = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        String::from_utf8_lossy(&buffer).trim().to_owned()
+    }
+}
+
+impl IsTerminal for TailBuffer {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for TailBuffer {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for TailBuffer {
+    async fn ready(&mut self) {}
+}
+
+impl OutputStream for TailBuffer {
+    fn write(&mut self, bytes: bytes::Bytes) -> StreamResult<()> {
+        self.push(&bytes);
+        Ok(())
+    }
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(OUTPUT_TAIL)
+    }
+}
+
+impl tokio::io::AsyncWrite for TailBuffer {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.push(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_buffer_keeps_the_last_bytes() {
+        let buffer = TailBuffer::default();
+        buffer.push(&vec![b'a'; OUTPUT_TAIL]);
+        buffer.push(b"panicked at the end");
+        let text = buffer.text();
+        assert_eq!(text.len(), OUTPUT_TAIL);
+        assert!(text.ends_with("panicked at the end"));
+    }
+}
