@@ -1,1 +1,383 @@
+//! The binary end to end on manifest files: the bundled examples, every output format, the CI
+//! gates, exit statuses, and bad input that must be reported without losing the rest.
 
+mod support;
+
+use support::{run, run_with_stdin, temp_dir, write};
+
+const POD_LATEST: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: floating\n  namespace: shop\nspec:\n  containers:\n  - name: app\n    image: nginx\n";
+
+#[test]
+fn version_prints_the_crate_version() {
+    let result = run(&["version"]);
+    assert_eq!(result.code, 0);
+    assert_eq!(
+        result.stdout,
+        format!("kube-devops version {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn help_explains_each_command_without_a_cluster() {
+    let result = run(&["--help"]);
+    assert_eq!(result.code, 0);
+    for command in ["version", "check", "list", "analyze"] {
+        assert!(result.stdout.contains(command), "{result:?}");
+    }
+    let analyze = run(&["analyze", "--help"]);
+    for flag in [
+        "--file",
+        "--namespace",
+        "--include-system",
+        "--output",
+        "--fail-under",
+        "--fail-on",
+        "--plugin",
+        "--plugin-dir",
+        "--config",
+    ] {
+        assert!(analyze.stdout.contains(flag), "{flag}: {analyze:?}");
+    }
+}
+
+#[test]
+fn examples_are_analysed_with_the_summary_block() {
+    let result = run(&["analyze", "-f", "examples/manifests"]);
+    assert_eq!(result.code, 0, "{result:?}");
+    let block: Vec<&str> = result.stdout.lines().take(11).collect();
+    // The examples: web (clean), queue-worker (no readiness), nightly-report (two :latest,
+    // no probes), api (7 restarts), cache-0 (untagged, Pending); coredns is in kube-system.
+    assert_eq!(
+        block,
+        [
+            "===== DevOps Governance Summary =====",
+            "Workload Pods Analyzed     : 5",
+            "Images using :latest       : 3",
+            "Missing liveness probes    : 1",
+            "Missing readiness probes   : 2",
+            "Restart severity score     : 5",
+            "Pending pods               : 1",
+            "--------------------------------------",
+            "Cluster Health Score       : 89",
+            "Cluster Status             : Healthy",
+            "======================================",
+        ]
+    );
+    assert!(
+        result.stdout.contains("Findings (worst first)"),
+        "{result:?}"
+    );
+    assert!(
+        result.stdout.contains("skipped 1 Service object(s)"),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn json_and_yaml_reports_carry_the_same_summary() {
+    let json = run(&["analyze", "-f", "examples/manifests", "-o", "json"]);
+    assert_eq!(json.code, 0, "{json:?}");
+    let report = json.json();
+    let summary = &report["summary"];
+    assert_eq!(summary["podsAnalyzed"], 5);
+    assert_eq!(summary["latestTag"], 3);
+    assert_eq!(summary["missingLiveness"], 1);
+    assert_eq!(summary["missingReadiness"], 2);
+    assert_eq!(summary["restartSeverity"], 5);
+    assert_eq!(summary["pending"], 1);
+    assert_eq!(summary["healthScore"], 89);
+    assert_eq!(summary["status"], "Healthy");
+    assert_eq!(summary["checks"]["latest-tag"], 3);
+    let findings = report["findings"].as_array().expect("findings");
+    assert_eq!(findings[0]["check"], "high-restarts", "worst first");
+    for key in [
+        "plugin",
+        "check",
+        "severity",
+        "namespace",
+        "pod",
+        "container",
+        "message",
+        "magnitude",
+    ] {
+        assert!(findings[0].get(key).is_some(), "finding lacks {key}");
+    }
+    assert_eq!(
+        report["namespaces"].as_array().expect("namespaces").len(),
+        2
+    );
+
+    let yaml = run(&["analyze", "-f", "examples/manifests", "-o", "yaml"]);
+    assert_eq!(yaml.code, 0, "{yaml:?}");
+    let parsed: serde_json::Value =
+        serde_saphyr::from_str(&yaml.stdout).expect("YAML report parses");
+    assert_eq!(parsed["summary"], report["summary"]);
+}
+
+#[test]
+fn gates_fail_with_exit_1_and_say_why() {
+    let dir = temp_dir();
+    let file = write(dir.path(), "pod.yaml", POD_LATEST);
+    // latest (5) + no probes (3 + 2) = 10 → score 90; finding severities: high, medium.
+    let cases: [(&[&str], i32, &str); 5] = [
+        (&["--fail-under", "90"], 0, ""),
+        (
+            &["--fail-under", "91"],
+            1,
+            "health score 90 is below --fail-under 91",
+        ),
+        (&["--fail-on", "critical"], 0, ""),
+        (
+            &["--fail-on", "high"],
+            1,
+            "1 finding(s) of severity high or worse",
+        ),
+        (
+            &["--fail-on", "medium"],
+            1,
+            "3 finding(s) of severity medium or worse",
+        ),
+    ];
+    for (flags, code, message) in cases {
+        let mut args = vec!["analyze", "-f", &file];
+        args.extend(flags);
+        let result = run(&args);
+        assert_eq!(result.code, code, "{flags:?}: {result:?}");
+        assert!(result.stderr.contains(message), "{flags:?}: {result:?}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        vec!["analyze", "--fail-under", "101", "-f", "examples"],
+        vec!["analyze", "--fail-on", "urgent", "-f", "examples"],
+        vec!["analyze", "-o", "xml", "-f", "examples"],
+        vec!["frobnicate"],
+    ] {
+        let result = run(&args);
+        assert_eq!(result.code, 2, "{args:?}: {result:?}");
+    }
+}
+
+#[test]
+fn bad_config_exits_2_naming_file_and_line() {
+    let dir = temp_dir();
+    let config = write(
+        dir.path(),
+        "config.yaml",
+        "checks:\n  latest-tag:\n    wieght: 3\n",
+    );
+    let result = run(&["analyze", "-f", "examples/manifests", "--config", &config]);
+    assert_eq!(result.code, 2, "{result:?}");
+    assert!(
+        result.stderr.contains(&config)
+            && result.stderr.contains("line 3")
+            && result.stderr.contains("wieght"),
+        "{result:?}"
+    );
+
+    let unknown = write(
+        dir.path(),
+        "unknown.yaml",
+        "checks:\n  lastest-tag: {enabled: false}\n",
+    );
+    let result = run(&["analyze", "-f", "examples/manifests", "--config", &unknown]);
+    assert_eq!(result.code, 2, "{result:?}");
+    assert!(result.stderr.contains("check `lastest-tag`"), "{result:?}");
+
+    let settings = write(
+        dir.path(),
+        "settings.yaml",
+        "plugins:\n  restarts:\n    settings: {threshold: -1}\n",
+    );
+    let result = run(&["analyze", "-f", "examples/manifests", "--config", &settings]);
+    assert_eq!(result.code, 2, "{result:?}");
+    assert!(
+        result
+            .stderr
+            .contains("plugin `restarts` rejected its settings: `threshold` must be 0 or more"),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn malformed_yaml_in_the_middle_is_reported_and_the_rest_analysed() {
+    let dir = temp_dir();
+    let text = format!(
+        "{POD_LATEST}---\napiVersion: v1\nkind: Pod\nmetadata: [unclosed\n---\n{}",
+        POD_LATEST.replace("floating", "second")
+    );
+    let file = write(dir.path(), "multi.yaml", &text);
+    let result = run(&["analyze", "-f", &file, "-o", "json"]);
+    assert_eq!(result.code, 3, "{result:?}");
+    let error_line = result
+        .stderr
+        .lines()
+        .find(|line| line.starts_with(&format!("{file}:")))
+        .unwrap_or_else(|| panic!("{result:?}"));
+    let line: usize = error_line[file.len() + 1..]
+        .split(':')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{error_line}"));
+    assert!(
+        (10..=13).contains(&line),
+        "the broken document spans lines 10-13: {error_line}"
+    );
+    let report = result.json();
+    assert_eq!(report["summary"]["podsAnalyzed"], 2);
+    assert_eq!(report["diagnostics"][0]["kind"], "input");
+}
+
+#[test]
+fn truncated_json_keeps_the_documents_before_it() {
+    let dir = temp_dir();
+    let whole = r#"{"kind":"Pod","metadata":{"name":"a"},"spec":{"containers":[{"name":"c","image":"nginx"}]}}"#;
+    let file = write(
+        dir.path(),
+        "pods.json",
+        &format!("{whole}\n{whole}\n{}", &whole[..40]),
+    );
+    let result = run(&["analyze", "-f", &file, "-o", "json"]);
+    assert_eq!(result.code, 3, "{result:?}");
+    assert!(result.stderr.contains(&format!("{file}:3: ")), "{result:?}");
+    assert!(result.stderr.contains("EOF"), "{result:?}");
+    assert_eq!(result.json()["summary"]["podsAnalyzed"], 2);
+}
+
+#[test]
+fn invalid_object_names_its_field_and_other_files_still_count() {
+    let dir = temp_dir();
+    write(dir.path(), "a/good.yaml", POD_LATEST);
+    write(
+        dir.path(),
+        "b/bad.yaml",
+        "kind: Pod\nmetadata:\n  name: bad\nspec:\n  containers:\n  - name: app\n    image: nginx\n    ports:\n    - containerPort: http\n",
+    );
+    write(dir.path(), "c/notes.txt", "not a manifest");
+    let result = run(&["analyze", "-f", &dir.path().to_string_lossy(), "-o", "json"]);
+    assert_eq!(result.code, 3, "{result:?}");
+    assert!(
+        result.stderr.contains(
+            "bad.yaml:1: Pod default/bad: spec.containers[0].ports[0].containerPort: invalid type"
+        ),
+        "{result:?}"
+    );
+    assert_eq!(result.json()["summary"]["podsAnalyzed"], 1);
+}
+
+#[test]
+fn unknown_kinds_are_skipped_not_errors() {
+    let dir = temp_dir();
+    let text = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c}}\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata: {{name: w}}\n---\n{POD_LATEST}"
+    );
+    let file = write(dir.path(), "mixed.yaml", &text);
+    let result = run(&["analyze", "-f", &file, "-o", "json"]);
+    assert_eq!(result.code, 0, "{result:?}");
+    let report = result.json();
+    assert_eq!(report["summary"]["podsAnalyzed"], 1);
+    let messages: Vec<&str> = report["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .filter_map(|d| d["message"].as_str())
+        .collect();
+    assert!(
+        messages.iter().any(|m| m.contains("ConfigMap"))
+            && messages.iter().any(|m| m.contains("Widget")),
+        "{messages:?}"
+    );
+}
+
+#[test]
+fn empty_directory_is_reported() {
+    let dir = temp_dir();
+    let result = run(&["analyze", "-f", &dir.path().to_string_lossy()]);
+    assert_eq!(result.code, 3, "{result:?}");
+    assert!(
+        result.stderr.contains("no .yaml, .yml or .json files"),
+        "{result:?}"
+    );
+    assert!(
+        result.stdout.contains("Workload Pods Analyzed     : 0"),
+        "{result:?}"
+    );
+    assert!(
+        result.stdout.contains("Cluster Health Score       : 100"),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn missing_file_is_reported_and_other_files_still_count() {
+    let result = run(&[
+        "analyze",
+        "-f",
+        "/nonexistent/pods.yaml",
+        "-f",
+        "examples/manifests/web.yaml",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(result.code, 3, "{result:?}");
+    assert!(
+        result
+            .stderr
+            .contains("/nonexistent/pods.yaml: cannot read"),
+        "{result:?}"
+    );
+    assert_eq!(result.json()["summary"]["podsAnalyzed"], 1);
+}
+
+#[test]
+fn stdin_and_kubectl_pod_lists_are_read() {
+    // `kubectl get pods -o json` prints a List; the API server's own PodList omits item kinds.
+    let list = r#"{"apiVersion":"v1","kind":"PodList","metadata":{},"items":[
+        {"metadata":{"name":"a","namespace":"shop"},"spec":{"containers":[{"name":"c","image":"nginx"}]},"status":{"phase":"Pending"}},
+        {"metadata":{"name":"b","namespace":"shop"},"spec":{"containers":[{"name":"c","image":"nginx:1"}]},"status":{"phase":"Running"}}]}"#;
+    let result = run_with_stdin(&["analyze", "-f", "-", "-o", "json"], list);
+    assert_eq!(result.code, 0, "{result:?}");
+    let summary = &result.json()["summary"];
+    assert_eq!(summary["podsAnalyzed"], 2);
+    assert_eq!(summary["latestTag"], 1);
+    assert_eq!(summary["pending"], 1);
+}
+
+#[test]
+fn namespace_flag_filters_file_input() {
+    let result = run(&[
+        "analyze",
+        "-f",
+        "examples/manifests",
+        "-n",
+        "reports",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(result.code, 0, "{result:?}");
+    let report = result.json();
+    assert_eq!(report["summary"]["podsAnalyzed"], 1);
+    assert_eq!(report["namespaces"][0]["namespace"], "reports");
+}
+
+#[test]
+fn output_to_a_closed_pipe_is_a_clean_exit() {
+    use std::process::Stdio;
+    let mut child = support::kube_devops()
+        .args(["analyze", "-f", "examples/manifests"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("wait");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
+}

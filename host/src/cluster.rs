@@ -30,50 +30,58 @@ pub struct ConnectOptions {
     pub context: Option<String>,
 }
 
-/// Why talking to the cluster failed; each message says what to check.
+/// Why talking to the cluster failed. [`ClusterError::hint`] says what to check.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
-    #[error("cannot use kubeconfig {path}: {source}")]
+    #[error("cannot use kubeconfig {path}")]
     Kubeconfig {
         path: PathBuf,
         source: kube::config::KubeconfigError,
     },
-    #[error(
-        "cannot find a cluster configuration: {0}. Pass --kubeconfig, set KUBECONFIG, or run inside a cluster"
-    )]
+    #[error("cannot find a cluster configuration")]
     NoConfig(#[source] kube::config::KubeconfigError),
-    #[error(
-        "cannot find a cluster configuration: {0}. Pass --kubeconfig, set KUBECONFIG, or run inside a cluster"
-    )]
+    #[error("cannot find a cluster configuration")]
     Infer(#[source] kube::config::InferConfigError),
-    #[error("cannot create a client for {url}: {source}")]
+    #[error("cannot create a client for {url}")]
     Client { url: String, source: kube::Error },
-    #[error(
-        "cannot reach the API server at {url} ({source}). Is the cluster running, and do --kubeconfig/--context point at it?"
-    )]
+    #[error("cannot reach the API server at {url}")]
     Unreachable { url: String, source: kube::Error },
-    #[error(
-        "the API server at {url} refused to {action}: {message}. Grant the identity that permission (RBAC) or use another context"
-    )]
+    #[error("the API server at {url} refused to {action}: {message}")]
     Forbidden {
         url: String,
         action: String,
         message: String,
     },
-    #[error("the API server at {url} failed to {action}: {source}")]
+    #[error("the API server at {url} failed to {action}")]
     Api {
         url: String,
         action: String,
         source: kube::Error,
     },
-    #[error(
-        "the API server at {url} answered {action} with a body that is not a pod list: {source}"
-    )]
+    #[error("the API server at {url} answered {action} with a body that is not a pod list")]
     Decode {
         url: String,
         action: String,
         source: serde_json::Error,
     },
+}
+
+impl ClusterError {
+    /// What the user can do about it, when there is something.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            ClusterError::NoConfig(_) | ClusterError::Infer(_) => {
+                Some("pass --kubeconfig, set KUBECONFIG, or run inside a cluster")
+            }
+            ClusterError::Unreachable { .. } => {
+                Some("is the cluster running, and do --kubeconfig and --context point at it?")
+            }
+            ClusterError::Forbidden { .. } => {
+                Some("grant this identity the permission (RBAC), or use another --context")
+            }
+            _ => None,
+        }
+    }
 }
 
 /// A connected client and the address it talks to, for messages.

@@ -13,9 +13,9 @@ wasmtime::component::bindgen!({
 });
 
 pub use kube_devops::analyzer::types::{
-    CheckInfo, CheckKind, Container, ContainerPort, ContainerState, ContainerStatus,
-    KeyValue, ObjectMeta, PodSecurityContext, PodSpec, PodStatus, Probe,
-    ProbeHandler, Resources, SecurityContext, Severity,
+    CheckInfo, CheckKind, Container, ContainerPort, ContainerState, ContainerStatus, KeyValue,
+    ObjectMeta, PodSecurityContext, PodSpec, PodStatus, Probe, ProbeHandler, Resources,
+    SecurityContext, Severity,
 };
 
 impl Severity {

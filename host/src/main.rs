@@ -26,9 +26,11 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr: human-readable on a terminal, JSON in a cluster or when asked.
-/// `RUST_LOG` sets the level (default `warn`).
+/// `RUST_LOG` sets the level (default `warn`; kube's client builder is quiet by default because
+/// its connection errors come back to us and are reported once, with advice).
 fn init_logging(format: Option<LogFormat>) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("warn,kube_client::client::builder=off"));
     let in_cluster = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
     let format = format.unwrap_or(if in_cluster {
         LogFormat::Json

@@ -148,9 +148,10 @@ fn split_json(path: Arc<str>, text: Arc<str>, manifests: &mut Manifests) {
             Err(error) => {
                 // A JSON stream cannot be resynchronised after a syntax error: what came before
                 // it counts, the rest of this input is lost and said so.
-                let reason = error.to_string();
-                let reason = reason.split(" at line ").next().unwrap_or(&reason);
-                let reason = format!("{reason}; the rest of this input is skipped");
+                let reason = format!(
+                    "{}; the rest of this input is skipped",
+                    without_position(&error.to_string())
+                );
                 manifests.errors.push(error_at(&path, error.line(), reason));
                 break;
             }
@@ -197,14 +198,10 @@ fn split_yaml(path: &Arc<str>, text: &str, manifests: &mut Manifests) {
         let value: Value = match serde_saphyr::from_str(&document) {
             Ok(value) => value,
             Err(error) => {
-                let line = error
-                    .location()
-                    .map_or(0, |location| location.line() as usize);
-                let reason = error.without_snippet().to_string();
-                let reason = reason.lines().next().unwrap_or("invalid YAML").to_owned();
+                let (line, reason) = yaml_error(&error);
                 manifests
                     .errors
-                    .push(error_at(path, first_line + line.saturating_sub(1), reason));
+                    .push(error_at(path, first_line + line.unwrap_or(1) - 1, reason));
                 continue;
             }
         };
@@ -275,6 +272,23 @@ fn yaml_documents(text: &str) -> Vec<(usize, String)> {
     }
     documents.push((first_line, current));
     documents
+}
+
+/// The 1-based line (within the parsed text) and a one-line message of a YAML error.
+pub fn yaml_error(error: &serde_saphyr::Error) -> (Option<usize>, String) {
+    let line = error
+        .location()
+        .map(|location| location.line() as usize)
+        .filter(|&line| line > 0);
+    let message = error.without_snippet().to_string();
+    let message = without_position(message.lines().next().unwrap_or("invalid YAML")).to_owned();
+    (line, message)
+}
+
+/// A parser's message without its trailing ` at line L, column C`: the location we print says
+/// it in file terms.
+pub fn without_position(message: &str) -> &str {
+    message.split(" at line ").next().unwrap_or(message)
 }
 
 fn error_at(path: &str, line: usize, reason: String) -> InputError {

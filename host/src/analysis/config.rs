@@ -97,13 +97,9 @@ impl Config {
         if text.trim().is_empty() {
             return Ok(Config::default());
         }
-        serde_saphyr::from_str(text).map_err(|error| {
-            let reason = error.without_snippet().to_string();
-            let reason = reason.lines().next().unwrap_or("invalid YAML").to_owned();
-            match error.location() {
-                Some(location) => format!("line {}: {reason}", location.line()),
-                None => reason,
-            }
+        serde_saphyr::from_str(text).map_err(|error| match crate::manifest::yaml_error(&error) {
+            (Some(line), reason) => format!("line {line}: {reason}"),
+            (None, reason) => reason,
         })
     }
 

@@ -96,15 +96,13 @@ pub fn analyze_sources(
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .extend(finished);
     };
-    if threads == 1 {
-        work();
-    } else {
-        std::thread::scope(|scope| {
-            for _ in 0..threads {
-                scope.spawn(work);
-            }
-        });
-    }
+    // Always on threads of our own, even for one: plugins must not run inside the caller's
+    // async runtime, where WASI's blocking output would try to block on it.
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(work);
+        }
+    });
     let mut done = done
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());

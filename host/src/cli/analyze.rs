@@ -1,7 +1,7 @@
 //! `kube-devops analyze`: load the plugins, read pods from files or the cluster, print the
 //! report, apply the CI gates.
 
-use super::output::{self, Exit, Progress, fail};
+use super::output::{self, Exit, Progress, fail, fail_cluster};
 use super::render;
 use super::{AnalyzeArgs, ReportFormat};
 use crate::analysis::report::DiagnosticKind;
@@ -39,16 +39,19 @@ pub async fn run(args: &AnalyzeArgs) -> Exit {
     if args.files.is_empty() {
         let cluster = match Cluster::connect(&args.cluster.connect_options()).await {
             Ok(cluster) => cluster,
-            Err(error) => return fail(Exit::Cluster, &error),
+            Err(error) => return fail_cluster(&error),
         };
         let listed = cluster
             .list_pods(args.namespace.as_deref(), |page| {
-                analyze_sources(&catalog, &page, &filter, &mut aggregator, &advance);
+                // CPU-bound work in an async context: let the runtime know.
+                tokio::task::block_in_place(|| {
+                    analyze_sources(&catalog, &page, &filter, &mut aggregator, &advance)
+                });
             })
             .await;
         if let Err(error) = listed {
             progress.finish();
-            return fail(Exit::Cluster, &error);
+            return fail_cluster(&error);
         }
     } else {
         let manifests = manifest::read_paths(&args.files);

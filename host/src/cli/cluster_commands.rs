@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::output::{self, Exit, fail};
+use super::output::{self, Exit, fail, fail_cluster};
 use super::{CheckArgs, ListFormat, ListPodsArgs};
 use crate::cluster::{Cluster, ClusterError};
 use crate::contract::{ContainerState, Pod};
@@ -16,11 +16,11 @@ const NEEDED_VERBS: [&str; 2] = ["list", "watch"];
 pub async fn check(args: &CheckArgs) -> Exit {
     let cluster = match Cluster::connect(&args.cluster.connect_options()).await {
         Ok(cluster) => cluster,
-        Err(error) => return fail(Exit::Cluster, &error),
+        Err(error) => return fail_cluster(&error),
     };
     let version = match cluster.server_version().await {
         Ok(version) => version,
-        Err(error) => return fail(Exit::Cluster, &error),
+        Err(error) => return fail_cluster(&error),
     };
     let scope = args
         .namespace
@@ -36,7 +36,7 @@ pub async fn check(args: &CheckArgs) -> Exit {
             Ok(permission) => permission,
             Err(error) => {
                 output::print(&text);
-                return fail(Exit::Cluster, &error);
+                return fail_cluster(&error);
             }
         };
         let answer = if permission.allowed {
@@ -81,7 +81,7 @@ struct PodRow {
 pub async fn list_pods(args: &ListPodsArgs) -> Exit {
     let cluster = match Cluster::connect(&args.cluster.connect_options()).await {
         Ok(cluster) => cluster,
-        Err(error) => return fail(Exit::Cluster, &error),
+        Err(error) => return fail_cluster(&error),
     };
     let mut rows = Vec::new();
     let mut unreadable = 0;
@@ -100,7 +100,7 @@ pub async fn list_pods(args: &ListPodsArgs) -> Exit {
         })
         .await;
     if let Err(error) = listed {
-        return fail(Exit::Cluster, &error);
+        return fail_cluster(&error);
     }
     let printed = match args.output {
         ListFormat::Json => match serde_json::to_string_pretty(&rows) {

@@ -50,6 +50,15 @@ pub fn fail(exit: Exit, error: &(dyn std::error::Error + 'static)) -> Exit {
     exit
 }
 
+/// Prints a cluster error and its hint; exit 4.
+pub fn fail_cluster(error: &crate::cluster::ClusterError) -> Exit {
+    let exit = fail(Exit::Cluster, error);
+    if let Some(hint) = error.hint() {
+        eprintln!("hint: {hint}");
+    }
+    exit
+}
+
 /// Writes `text` to stdout; a closed pipe is not an error.
 pub fn print(text: impl fmt::Display) -> Exit {
     let mut stdout = io::stdout().lock();

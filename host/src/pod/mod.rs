@@ -200,8 +200,7 @@ fn explain_parse_error(source: &Source, error: serde_json::Error) -> InputError 
         Ok(_) => String::new(),
     };
     let reason = error.to_string();
-    // serde_json appends " at line L column C"; the location says it better.
-    let reason = reason.split(" at line ").next().unwrap_or(&reason);
+    let reason = crate::manifest::without_position(&reason);
     let identity = identify(source.json());
     InputError {
         location: source.location(Some(error.line()).filter(|&line| line > 0)),

@@ -102,14 +102,12 @@ fn classify(store: &Store<HostState>, limits: Limits, error: wasmtime::Error) ->
         Some(Trap::StackOverflow) => return CallError::StackOverflow,
         _ => {}
     }
-    let text = format!("{error:#}");
-    if text.contains("memory growth failure") {
+    // The backtrace context says where; the root cause says what.
+    let root = error.root_cause().to_string();
+    if root.contains("growing memory") {
         return CallError::Memory(limits.memory_bytes);
     }
-    let trap = match error.downcast_ref::<Trap>() {
-        Some(trap) => trap.to_string(),
-        None => text.lines().next().unwrap_or("unknown error").to_owned(),
-    };
+    let trap = error.downcast_ref::<Trap>().map_or(root, Trap::to_string);
     CallError::Trap {
         trap,
         output: store.data().output_tail(),

@@ -172,7 +172,11 @@ impl Runtime {
         };
         let call_error = |doing| {
             let origin = origin.clone();
-            move |source| LoadError::Call { origin, doing, source }
+            move |source| LoadError::Call {
+                origin,
+                doing,
+                source,
+            }
         };
         let mut instance = Instance::new(&plugin).map_err(call_error("starting"))?;
         plugin.metadata = instance

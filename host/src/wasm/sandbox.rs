@@ -63,9 +63,15 @@ impl HostState {
         }
     }
 
-    /// The last lines the plugin wrote to stdout or stderr (a panic message, typically).
+    /// The last lines the plugin wrote to stdout or stderr (a panic message, typically),
+    /// without Rust's hint about RUST_BACKTRACE, which means nothing inside the sandbox.
     pub fn output_tail(&self) -> String {
-        self.output.text()
+        let text = self.output.text();
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|line| !line.starts_with("note: run with `RUST_BACKTRACE"))
+            .collect();
+        lines.join("\n")
     }
 }
 

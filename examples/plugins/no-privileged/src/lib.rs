@@ -1,0 +1,119 @@
+//! Example plugin: flags privileged containers, and `hostPath` volumes unless their path is
+//! allowed by the `allowedHostPaths` setting.
+//!
+//! It shows the three things most custom checks need: typed records (`privileged`), the full
+//! pod JSON on demand for a field the records do not carry (`spec.volumes`), and settings.
+
+use kube_devops_sdk::prelude::*;
+use serde::Deserialize;
+
+const PRIVILEGED: &str = "privileged-container";
+const HOST_PATH: &str = "host-path-volume";
+
+/// Settings, from the `plugins.no-privileged.settings` key of the config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+struct Settings {
+    /// hostPath prefixes that are fine to mount (for example `/var/log`).
+    allowed_host_paths: Vec<String>,
+}
+
+struct NoPrivileged {
+    allowed_host_paths: Vec<String>,
+}
+
+impl Plugin for NoPrivileged {
+    type Settings = Settings;
+
+    fn metadata() -> PluginMetadata {
+        PluginMetadata::new(
+            "no-privileged",
+            env!("CARGO_PKG_VERSION"),
+            "Flags privileged containers and hostPath volumes",
+        )
+        .check(CheckInfo::spec(
+            PRIVILEGED,
+            "Container runs privileged: it has every capability of the node",
+            Severity::Critical,
+            10,
+        ))
+        .check(CheckInfo::spec(
+            HOST_PATH,
+            "Pod mounts a directory of the node",
+            Severity::High,
+            4,
+        ))
+    }
+
+    fn new(settings: Settings) -> Result<Self, String> {
+        if let Some(path) = settings
+            .allowed_host_paths
+            .iter()
+            .find(|path| !path.starts_with('/'))
+        {
+            return Err(format!(
+                "allowedHostPaths: `{path}` is not an absolute path"
+            ));
+        }
+        Ok(NoPrivileged {
+            allowed_host_paths: settings.allowed_host_paths,
+        })
+    }
+
+    fn analyze(&self, pod: &Pod) -> Vec<Finding> {
+        let mut findings: Vec<Finding> = pod
+            .all_containers()
+            .filter(|c| c.security_context.as_ref().and_then(|s| s.privileged) == Some(true))
+            .map(|c| {
+                Finding::new(PRIVILEGED, "runs privileged; remove `privileged: true`")
+                    .in_container(&c.name)
+            })
+            .collect();
+
+        // Volumes are not in the typed records: read them from the full pod JSON.
+        #[derive(Deserialize)]
+        struct PodJson {
+            #[serde(default)]
+            spec: SpecJson,
+        }
+        #[derive(Deserialize, Default)]
+        struct SpecJson {
+            #[serde(default)]
+            volumes: Vec<Volume>,
+        }
+        #[derive(Deserialize)]
+        struct Volume {
+            name: String,
+            #[serde(rename = "hostPath")]
+            host_path: Option<HostPath>,
+        }
+        #[derive(Deserialize)]
+        struct HostPath {
+            path: String,
+        }
+        let Ok(full) = serde_json::from_str::<PodJson>(&kube_devops_sdk::pod_json()) else {
+            return findings;
+        };
+        for volume in full.spec.volumes {
+            let Some(host_path) = volume.host_path else {
+                continue;
+            };
+            if !self
+                .allowed_host_paths
+                .iter()
+                .any(|allowed| host_path.path.starts_with(allowed.as_str()))
+            {
+                findings.push(Finding::new(
+                    HOST_PATH,
+                    format!(
+                        "volume `{}` mounts host path {}",
+                        volume.name, host_path.path
+                    ),
+                ));
+            }
+        }
+        findings
+    }
+}
+
+export_plugin!(NoPrivileged);

@@ -1,0 +1,1241 @@
+//! Benchmark of the analysis engine, in one run:
+//!
+//! - throughput of the library path (`manifest::split` → `analyze_sources` → `Aggregator::finish`)
+//!   on a `kubectl get pods -o json` list of synthetic pods (10 000 and 100 000 by default);
+//! - the cost of the Wasm sandbox: the four built-in checks written natively in Rust, run over
+//!   the same pods, read the same way and spread over the same threads;
+//! - start-up: wall time of the release binary analysing a one-pod file.
+//!
+//! Run it with
+//!
+//! ```text
+//! cargo build --release -p kube-devops && cargo bench -p kube-devops --bench analysis
+//! ```
+//!
+//! Environment: `KUBE_DEVOPS_BENCH_PODS` (list sizes, default `10000,100000`),
+//! `KUBE_DEVOPS_BENCH_REPEATS` (runs per measurement, default 5) and
+//! `KUBE_DEVOPS_BENCH_STARTUP_RUNS` (default 20). Progress goes to stderr, the results table to
+//! stdout. No criterion: every figure is the median (and minimum) of a few `Instant` timings.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use kube_devops::analysis::report::{
+    HIGH_RESTARTS, LATEST_TAG, MISSING_LIVENESS, MISSING_READINESS, PENDING,
+};
+use kube_devops::analysis::worker::Worker;
+use kube_devops::analysis::{Aggregator, Catalog, Config, Filter, PluginPaths, analyze_sources};
+use kube_devops::contract::{Finding, Pod};
+use kube_devops::manifest::{self, Manifests};
+use kube_devops::pod::{self, PodInput, Read, Source};
+use kube_devops_sdk::image::ImageRef;
+use serde::Serialize as _;
+use serde_json::{Value, json};
+
+/// Pods a thread takes at a time, as `analyze_sources` does.
+const BATCH: usize = 64;
+/// The checks of the four built-in plugins, in the order tallies keep them.
+const CHECKS: [&str; 5] = [
+    LATEST_TAG,
+    MISSING_LIVENESS,
+    MISSING_READINESS,
+    HIGH_RESTARTS,
+    PENDING,
+];
+/// Restarts a container may have before `high-restarts` counts it (the plugin's default).
+const RESTART_THRESHOLD: i32 = 3;
+/// Largest magnitude of one `high-restarts` finding.
+const MAX_RESTART_MAGNITUDE: i32 = 5;
+
+/// The product owner's aims.
+const AIM_SANDBOX_RATIO: f64 = 2.0;
+const AIM_100K_SECONDS: f64 = 3.0;
+const AIM_ONE_POD_MS: f64 = 20.0;
+
+fn main() {
+    let sizes = env_list("KUBE_DEVOPS_BENCH_PODS", &[10_000, 100_000]);
+    let repeats = env_number("KUBE_DEVOPS_BENCH_REPEATS", 5).max(1);
+    let startup_runs = env_number("KUBE_DEVOPS_BENCH_STARTUP_RUNS", 20).max(1);
+    let threads = threads();
+    eprintln!(
+        "kube-devops analysis benchmark: {threads} thread(s), {repeats} run(s) per measurement"
+    );
+
+    let catalog = Catalog::load(&Config::default(), &PluginPaths::default())
+        .expect("the built-in plugins load");
+    // Every pod counts, system namespaces included, so that pods/s means all N pods.
+    let filter = Filter {
+        namespace: None,
+        include_system: true,
+    };
+
+    let mut table = Table::default();
+    let mut full_100k = None;
+    let mut sandbox_ratio = None;
+    for &pods in &sizes {
+        eprintln!("generating {pods} pods…");
+        let text = pod_list(pods);
+        table.note(format!(
+            "{pods} pods: {:.1} MB of JSON, {} bytes per pod",
+            text.len() as f64 / 1e6,
+            text.len() / pods.max(1)
+        ));
+        let full = bench_full_path(&catalog, &filter, &text, pods, repeats, &mut table);
+        if pods == 100_000 {
+            full_100k = Some(full);
+        }
+        let ratio = bench_sandbox(&catalog, &filter, text, pods, repeats, &mut table);
+        sandbox_ratio = Some(ratio);
+    }
+    let startup = bench_startup(&catalog, &filter, startup_runs, &mut table);
+
+    table.print();
+    print_aims(full_100k, sandbox_ratio, startup);
+}
+
+// ------------------------------------------------------------------------------------------------
+// (b) The full library path.
+
+/// `split` → `analyze_sources` → `finish` on `text`, `repeats` times; returns the median total.
+fn bench_full_path(
+    catalog: &Catalog,
+    filter: &Filter,
+    text: &str,
+    pods: usize,
+    repeats: usize,
+    table: &mut Table,
+) -> Duration {
+    eprintln!("{pods} pods: full library path…");
+    let (mut split, mut analyze, mut finish, mut total) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..repeats {
+        // `split` takes the text by value; the copy is made before the clock starts.
+        let input = text.to_owned();
+        let start = Instant::now();
+        let mut manifests = Manifests::default();
+        manifest::split(Arc::from("pods.json"), input, &mut manifests);
+        let split_done = Instant::now();
+        let mut aggregator = Aggregator::default();
+        analyze_sources(
+            catalog,
+            &manifests.sources,
+            filter,
+            &mut aggregator,
+            &|_| {},
+        );
+        let analyzed = Instant::now();
+        let report = aggregator.finish(catalog);
+        let finished = Instant::now();
+        split.push(split_done - start);
+        analyze.push(analyzed - split_done);
+        finish.push(finished - analyzed);
+        total.push(finished - start);
+        assert!(manifests.errors.is_empty(), "{:?}", manifests.errors);
+        assert_eq!(report.summary.pods_analyzed, pods as u64);
+        assert!(report.diagnostics.is_empty(), "{:?}", report.diagnostics);
+    }
+    let total = Stats::of(total);
+    table.row("Full path: split → analyze_sources → finish", pods, total);
+    table.row(
+        "  split (manifest::split, 1 thread)",
+        pods,
+        Stats::of(split),
+    );
+    table.row(
+        "  analyze_sources (read + Wasm + aggregate)",
+        pods,
+        Stats::of(analyze),
+    );
+    table.row(
+        "  Aggregator::finish (sort findings)",
+        pods,
+        Stats::of(finish),
+    );
+    total.median
+}
+
+// ------------------------------------------------------------------------------------------------
+// (c) The sandbox against native code.
+
+/// Reading alone, read + native checks, read + Wasm checks, and the checks alone on pods read
+/// beforehand; all on the same threads and batches as `analyze_sources`. Returns the wasm/native
+/// ratio of read + checks.
+fn bench_sandbox(
+    catalog: &Catalog,
+    filter: &Filter,
+    text: String,
+    pods: usize,
+    repeats: usize,
+    table: &mut Table,
+) -> f64 {
+    eprintln!("{pods} pods: sandbox against native…");
+    let mut manifests = Manifests::default();
+    manifest::split(Arc::from("pods.json"), text, &mut manifests);
+    let sources = &manifests.sources;
+
+    let (read, read_tally) = measure(repeats, || {
+        parallel(
+            sources,
+            || (),
+            |_, source, tally| {
+                if read_pod(source, filter).is_some() {
+                    tally.pods += 1;
+                }
+            },
+        )
+    });
+    let (native, native_tally) = measure(repeats, || {
+        parallel(
+            sources,
+            || (),
+            |_, source, tally| {
+                if let Some(pod) = read_pod(source, filter) {
+                    tally.pods += 1;
+                    native_checks(&pod.record, tally);
+                }
+            },
+        )
+    });
+    let (wasm, wasm_tally) = measure(repeats, || {
+        parallel(
+            sources,
+            || Worker::new(catalog),
+            |worker, source, tally| {
+                if let Some(pod) = read_pod(source, filter) {
+                    tally.pods += 1;
+                    wasm_checks(worker, &pod, tally);
+                }
+            },
+        )
+    });
+
+    let inputs: Vec<PodInput> = sources
+        .iter()
+        .filter_map(|source| read_pod(source, filter))
+        .collect();
+    let (native_only, native_only_tally) = measure(repeats, || {
+        parallel(
+            &inputs,
+            || (),
+            |_, pod, tally| {
+                tally.pods += 1;
+                native_checks(&pod.record, tally);
+            },
+        )
+    });
+    let (wasm_only, wasm_only_tally) = measure(repeats, || {
+        parallel(
+            &inputs,
+            || Worker::new(catalog),
+            |worker, pod, tally| {
+                tally.pods += 1;
+                wasm_checks(worker, pod, tally);
+            },
+        )
+    });
+
+    // Both sides must have found exactly the same problems, or the comparison means nothing.
+    assert_eq!(read_tally.pods, pods as u64);
+    assert_eq!(native_tally, wasm_tally, "native and Wasm checks disagree");
+    assert_eq!(native_only_tally, wasm_tally);
+    assert_eq!(wasm_only_tally, wasm_tally);
+    table.note(format!(
+        "{pods} pods: findings (Σ magnitude) {}",
+        CHECKS
+            .iter()
+            .zip(wasm_tally.magnitude)
+            .map(|(check, total)| format!("{check} {total}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+
+    table.row("Read only (pod::read)", pods, read);
+    table.row("Read + native checks", pods, native);
+    table.row("Read + Wasm checks (Worker)", pods, wasm);
+    table.row("Native checks only (pods read before)", pods, native_only);
+    table.row("Wasm checks only (pods read before)", pods, wasm_only);
+    let ratio = wasm.median.as_secs_f64() / native.median.as_secs_f64();
+    let plugin_ratio = wasm_only.median.as_secs_f64() / native_only.median.as_secs_f64();
+    table.ratio(format!(
+        "{pods} pods: read + checks, Wasm / native = **{ratio:.2}×**; checks only, Wasm / native \
+         = {plugin_ratio:.1}× ({:.2} µs vs {:.3} µs of core time per pod for the four checks)",
+        core_micros_per_pod(wasm_only.median, pods),
+        core_micros_per_pod(native_only.median, pods),
+    ));
+    ratio
+}
+
+/// Reads one source as `analyze_sources` does; `None` for anything but an admitted pod.
+fn read_pod(source: &Source, filter: &Filter) -> Option<PodInput> {
+    match pod::read(source.clone()) {
+        Ok(Read::Pod(pod)) if filter.admits(&pod.record.metadata.namespace) => Some(pod),
+        _ => None,
+    }
+}
+
+/// The built-in plugins' findings for `pod`, through the sandbox, added to `tally`.
+fn wasm_checks(worker: &mut Worker<'_>, pod: &PodInput, tally: &mut Tally) {
+    let result = worker.analyze(pod);
+    assert!(result.diagnostics.is_empty(), "{:?}", result.diagnostics);
+    for finding in &result.findings {
+        tally.add(&finding.check, finding.magnitude);
+    }
+}
+
+/// The four built-in checks compiled natively, producing the findings the plugins produce.
+fn native_checks(pod: &Pod, tally: &mut Tally) {
+    for findings in [latest_tag(pod), probes(pod), restarts(pod), pending(pod)] {
+        for finding in &findings {
+            tally.add(&finding.check, finding.magnitude);
+        }
+    }
+}
+
+fn finding(check: &str, container: Option<&str>, message: String, magnitude: u32) -> Finding {
+    Finding {
+        check: check.to_owned(),
+        container: container.map(str::to_owned),
+        message,
+        magnitude,
+        severity: None,
+    }
+}
+
+/// `plugins/latest-tag`: regular and init containers whose image floats on `latest`.
+fn latest_tag(pod: &Pod) -> Vec<Finding> {
+    pod.spec
+        .containers
+        .iter()
+        .chain(&pod.spec.init_containers)
+        .filter(|container| ImageRef::parse(&container.image).uses_latest())
+        .map(|container| {
+            finding(
+                LATEST_TAG,
+                Some(&container.name),
+                format!(
+                    "image `{}` floats on `latest`; pin a version tag or a digest",
+                    container.image
+                ),
+                1,
+            )
+        })
+        .collect()
+}
+
+/// `plugins/probes`: regular containers without a liveness or a readiness probe.
+fn probes(pod: &Pod) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for container in &pod.spec.containers {
+        if container.liveness_probe.is_none() {
+            findings.push(finding(
+                MISSING_LIVENESS,
+                Some(&container.name),
+                "no liveness probe; add `livenessProbe`".to_owned(),
+                1,
+            ));
+        }
+        if container.readiness_probe.is_none() {
+            findings.push(finding(
+                MISSING_READINESS,
+                Some(&container.name),
+                "no readiness probe; add `readinessProbe`".to_owned(),
+                1,
+            ));
+        }
+    }
+    findings
+}
+
+/// `plugins/restarts`: containers restarted more than 3 times, magnitude `min(count, 5)`.
+fn restarts(pod: &Pod) -> Vec<Finding> {
+    let Some(status) = &pod.status else {
+        return Vec::new();
+    };
+    status
+        .container_statuses
+        .iter()
+        .filter(|container| container.restart_count > RESTART_THRESHOLD)
+        .map(|container| {
+            let reason = container
+                .last_termination_reason
+                .as_deref()
+                .or(container.state_reason.as_deref())
+                .map(|reason| format!(" (last: {reason})"))
+                .unwrap_or_default();
+            finding(
+                HIGH_RESTARTS,
+                Some(&container.name),
+                format!(
+                    "restarted {} times{reason}, more than {RESTART_THRESHOLD}",
+                    container.restart_count
+                ),
+                container.restart_count.min(MAX_RESTART_MAGNITUDE) as u32,
+            )
+        })
+        .collect()
+}
+
+/// `plugins/pending`: a pod whose phase is `Pending`.
+fn pending(pod: &Pod) -> Vec<Finding> {
+    let Some(status) = &pod.status else {
+        return Vec::new();
+    };
+    if status.phase.as_deref() != Some("Pending") {
+        return Vec::new();
+    }
+    let waiting_reason = status
+        .init_container_statuses
+        .iter()
+        .chain(&status.container_statuses)
+        .find_map(|container| container.state_reason.as_deref());
+    let message = match waiting_reason.or(status.reason.as_deref()) {
+        Some(reason) => format!("pod is Pending ({reason})"),
+        None => "pod is Pending".to_owned(),
+    };
+    vec![finding(PENDING, None, message, 1)]
+}
+
+/// Pods counted and Σ magnitude per check, in [`CHECKS`] order.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Tally {
+    pods: u64,
+    magnitude: [u64; CHECKS.len()],
+}
+
+impl Tally {
+    /// Adds a finding, looking its check up by id as the worker looks up its rule.
+    fn add(&mut self, check: &str, magnitude: u32) {
+        let index = CHECKS
+            .iter()
+            .position(|known| *known == check)
+            .unwrap_or_else(|| panic!("unexpected check `{check}`"));
+        self.magnitude[index] += u64::from(magnitude);
+    }
+
+    fn merge(mut self, other: Tally) -> Tally {
+        self.pods += other.pods;
+        for (total, part) in self.magnitude.iter_mut().zip(other.magnitude) {
+            *total += part;
+        }
+        self
+    }
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// Runs `each` over `items` on one thread per core, taking [`BATCH`] items at a time as
+/// `analyze_sources` does; `init` makes each thread's state (a [`Worker`], say).
+fn parallel<T: Sync, S>(
+    items: &[T],
+    init: impl Fn() -> S + Sync,
+    each: impl Fn(&mut S, &T, &mut Tally) + Sync,
+) -> Tally {
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut state = init();
+        let mut tally = Tally::default();
+        loop {
+            let start = next.fetch_add(1, Ordering::Relaxed) * BATCH;
+            if start >= items.len() {
+                break;
+            }
+            for item in &items[start..(start + BATCH).min(items.len())] {
+                each(&mut state, item, &mut tally);
+            }
+        }
+        tally
+    };
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads()).map(|_| scope.spawn(&work)).collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().expect("benchmark thread"))
+            .fold(Tally::default(), Tally::merge)
+    })
+}
+
+/// Core time per pod in µs: wall time × threads / pods.
+fn core_micros_per_pod(wall: Duration, pods: usize) -> f64 {
+    wall.as_secs_f64() * 1e6 * threads() as f64 / pods.max(1) as f64
+}
+
+// ------------------------------------------------------------------------------------------------
+// (d) Start-up.
+
+struct Startup {
+    median: Duration,
+    p90: Duration,
+}
+
+/// `kube-devops analyze -f <one pod>` with the release binary, and the same work in process.
+fn bench_startup(
+    catalog: &Catalog,
+    filter: &Filter,
+    runs: usize,
+    table: &mut Table,
+) -> Option<Startup> {
+    eprintln!("one-pod analysis…");
+    let dir = std::env::temp_dir().join(format!("kube-devops-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create a temporary directory");
+    let file = dir.join("pod.json");
+    let mut one = pod_value(7);
+    one["metadata"]["namespace"] = json!("shop");
+    std::fs::write(&file, pretty(&one)).expect("write the one-pod file");
+
+    // In process: what the binary does after it has started.
+    let (load, _) = measure(runs, || {
+        Catalog::load(&Config::default(), &PluginPaths::default()).expect("plugins load")
+    });
+    let (analysis, _) = measure(runs, || {
+        let manifests = manifest::read_paths(std::slice::from_ref(&file));
+        let mut aggregator = Aggregator::default();
+        analyze_sources(
+            catalog,
+            &manifests.sources,
+            filter,
+            &mut aggregator,
+            &|_| {},
+        );
+        aggregator.finish(catalog)
+    });
+    table.row("One pod, in process: Catalog::load", 1, load);
+    table.row(
+        "One pod, in process: read file → analyze → finish (plugins loaded)",
+        1,
+        analysis,
+    );
+
+    let result = match binary() {
+        None => {
+            let message = "release binary not found: run `cargo build --release -p kube-devops` \
+                           first (or set CARGO_TARGET_DIR); start-up not measured";
+            eprintln!("{message}");
+            table.note(message.to_owned());
+            None
+        }
+        Some(binary) => {
+            eprintln!("binary: {}", binary.display());
+            let run = || {
+                let start = Instant::now();
+                let status = Command::new(&binary)
+                    .arg("analyze")
+                    .arg("-f")
+                    .arg(&file)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .expect("run the binary");
+                assert!(status.success(), "kube-devops analyze exited with {status}");
+                start.elapsed()
+            };
+            // Warm the page cache first; the figures are of a warm start.
+            run();
+            let mut times: Vec<Duration> = (0..runs).map(|_| run()).collect();
+            times.sort();
+            let stats = Stats::of(times.clone());
+            let p90 = times[(times.len() * 9).div_ceil(10).max(1) - 1];
+            table.row(
+                &format!(
+                    "One pod, release binary: `kube-devops analyze -f pod.json` (p90 {:.1} ms)",
+                    millis(p90)
+                ),
+                1,
+                stats,
+            );
+            Some(Startup {
+                median: stats.median,
+                p90,
+            })
+        }
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// The release binary: the one cargo built for this benchmark, else `<target>/release`.
+fn binary() -> Option<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Some(path) = option_env!("CARGO_BIN_EXE_kube-devops") {
+        candidates.push(PathBuf::from(path));
+    }
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        candidates.push(PathBuf::from(dir).join("release").join("kube-devops"));
+    }
+    candidates.push(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join("target")
+            .join("release")
+            .join("kube-devops"),
+    );
+    candidates.into_iter().find(|path| path.is_file())
+}
+
+// ------------------------------------------------------------------------------------------------
+// Synthetic pods, deterministic: pod `i` is the same in every list and every run.
+
+/// A tiny xorshift64 generator.
+struct XorShift(u64);
+
+impl XorShift {
+    fn for_pod(index: usize) -> Self {
+        let seed = (index as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D) ^ 0x9E37_79B9_7F4A_7C15;
+        let mut rng = XorShift(seed.max(1));
+        rng.next();
+        rng
+    }
+
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    fn below(&mut self, bound: u64) -> u64 {
+        self.next() % bound
+    }
+
+    /// True `percent` times in a hundred.
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+
+    fn hex(&mut self, digits: usize) -> String {
+        let mut text = String::with_capacity(digits + 16);
+        while text.len() < digits {
+            text.push_str(&format!("{:016x}", self.next()));
+        }
+        text.truncate(digits);
+        text
+    }
+
+    fn time(&mut self) -> String {
+        format!(
+            "2026-11-{:02}T{:02}:{:02}:{:02}Z",
+            1 + self.below(25),
+            self.below(24),
+            self.below(60),
+            self.below(60)
+        )
+    }
+}
+
+const TEAMS: [&str; 8] = [
+    "payments", "checkout", "search", "catalog", "identity", "data", "ml", "web",
+];
+const ENVIRONMENTS: [&str; 6] = ["dev", "qa", "staging", "perf", "prod", "sandbox"];
+const APPS: [&str; 16] = [
+    "api",
+    "web",
+    "worker",
+    "gateway",
+    "auth",
+    "cart",
+    "search",
+    "indexer",
+    "scheduler",
+    "notifier",
+    "billing",
+    "reports",
+    "frontend",
+    "cache",
+    "queue",
+    "ingest",
+];
+const REGISTRIES: [&str; 5] = [
+    "docker.io/library",
+    "registry.example.com/platform",
+    "ghcr.io/acme",
+    "registry.local:5000/apps",
+    "quay.io/acme",
+];
+const SIDECARS: [(&str, &str); 3] = [
+    ("istio-proxy", "docker.io/istio/proxyv2"),
+    ("log-shipper", "docker.io/fluent/fluent-bit"),
+    ("metrics", "quay.io/prometheus/statsd-exporter"),
+];
+
+/// 50 namespaces: two system ones and 48 team environments.
+fn namespace(rng: &mut XorShift) -> String {
+    // The smaller of two draws: low indices (kube-system, monitoring, payments-*) are the
+    // busiest, as in real clusters.
+    let index = rng.below(50).min(rng.below(50)) as usize;
+    match index {
+        0 => "kube-system".to_owned(),
+        1 => "monitoring".to_owned(),
+        index => format!(
+            "{}-{}",
+            TEAMS[(index - 2) / ENVIRONMENTS.len()],
+            ENVIRONMENTS[(index - 2) % ENVIRONMENTS.len()]
+        ),
+    }
+}
+
+/// About 12 % `:latest`, 10 % untagged, 13 % pinned by digest, the rest version tags.
+fn image(rng: &mut XorShift, repository: &str) -> String {
+    match rng.below(100) {
+        0..12 => format!("{repository}:latest"),
+        12..22 => repository.to_owned(),
+        22..30 => format!("{repository}@sha256:{}", rng.hex(64)),
+        30..35 => format!("{repository}:latest@sha256:{}", rng.hex(64)),
+        _ => format!(
+            "{repository}:{}.{}.{}",
+            1 + rng.below(4),
+            rng.below(20),
+            rng.below(10)
+        ),
+    }
+}
+
+fn probe(rng: &mut XorShift, port: u64, path: &str) -> Value {
+    let mut probe = match rng.below(10) {
+        0..6 => json!({"httpGet": {"path": path, "port": port, "scheme": "HTTP"}}),
+        6..9 => json!({"tcpSocket": {"port": port}}),
+        _ => json!({"exec": {"command": ["/bin/sh", "-c", "test -f /tmp/healthy"]}}),
+    };
+    probe["failureThreshold"] = json!(3);
+    probe["periodSeconds"] = json!(10);
+    probe["successThreshold"] = json!(1);
+    probe["timeoutSeconds"] = json!(1);
+    if rng.chance(50) {
+        probe["initialDelaySeconds"] = json!(5 + rng.below(30));
+    }
+    probe
+}
+
+fn container(rng: &mut XorShift, app: &str, name: &str, image: &str, volume: &str) -> Value {
+    let port = 8000 + rng.below(100);
+    let mut container = json!({
+        "env": [
+            {"name": "APP_NAME", "value": app},
+            {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}},
+            {"name": "LOG_LEVEL", "value": "info"},
+        ],
+        "image": image,
+        "imagePullPolicy": if rng.chance(20) { "Always" } else { "IfNotPresent" },
+        "name": name,
+        "ports": [{"containerPort": port, "name": "http", "protocol": "TCP"}],
+        "resources": {
+            "limits": {"cpu": "500m", "memory": format!("{}Mi", 256 << rng.below(3))},
+            "requests": {"cpu": format!("{}m", 50 + 50 * rng.below(4)), "memory": "128Mi"},
+        },
+        "terminationMessagePath": "/dev/termination-log",
+        "terminationMessagePolicy": "File",
+        "volumeMounts": [{
+            "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+            "name": volume,
+            "readOnly": true,
+        }],
+    });
+    if rng.chance(70) {
+        container["livenessProbe"] = probe(rng, port, "/healthz");
+    }
+    if rng.chance(75) {
+        container["readinessProbe"] = probe(rng, port, "/ready");
+    }
+    if rng.chance(40) {
+        container["securityContext"] = json!({
+            "allowPrivilegeEscalation": false,
+            "capabilities": {"drop": ["ALL"]},
+            "readOnlyRootFilesystem": true,
+            "runAsNonRoot": true,
+            "runAsUser": 10001,
+        });
+    }
+    container
+}
+
+/// Restarts of one container: mostly none, some a few, about 8 % more than three.
+fn restart_count(rng: &mut XorShift) -> u64 {
+    match rng.below(100) {
+        0..85 => 0,
+        85..92 => 1 + rng.below(3),
+        _ => 4 + rng.below(60),
+    }
+}
+
+fn container_status(
+    rng: &mut XorShift,
+    phase: &str,
+    name: &str,
+    image: &str,
+    started: &str,
+) -> Value {
+    let image_id = format!("{}@sha256:{}", ImageRef::parse(image).name, rng.hex(64));
+    match phase {
+        "Pending" => json!({
+            "image": image,
+            "imageID": "",
+            "lastState": {},
+            "name": name,
+            "ready": false,
+            "restartCount": 0,
+            "started": false,
+            "state": {"waiting": {"reason": rng.pick(&["ContainerCreating", "ImagePullBackOff", "ErrImagePull"])}},
+        }),
+        "Succeeded" | "Failed" => json!({
+            "containerID": format!("containerd://{}", rng.hex(64)),
+            "image": image,
+            "imageID": image_id,
+            "lastState": {},
+            "name": name,
+            "ready": false,
+            "restartCount": 0,
+            "started": false,
+            "state": {"terminated": {
+                "containerID": format!("containerd://{}", rng.hex(64)),
+                "exitCode": if phase == "Failed" { 1 } else { 0 },
+                "finishedAt": rng.time(),
+                "reason": if phase == "Failed" { "Error" } else { "Completed" },
+                "startedAt": started,
+            }},
+        }),
+        _ => {
+            let restarts = restart_count(rng);
+            let crash_looping = restarts > 3 && rng.chance(30);
+            let mut status = json!({
+                "containerID": format!("containerd://{}", rng.hex(64)),
+                "image": image,
+                "imageID": image_id,
+                "lastState": {},
+                "name": name,
+                "ready": !crash_looping,
+                "restartCount": restarts,
+                "started": !crash_looping,
+                "state": {"running": {"startedAt": rng.time()}},
+            });
+            if restarts > 0 {
+                status["lastState"] = json!({"terminated": {
+                    "containerID": format!("containerd://{}", rng.hex(64)),
+                    "exitCode": 137,
+                    "finishedAt": rng.time(),
+                    "reason": rng.pick(&["OOMKilled", "Error"]),
+                    "startedAt": rng.time(),
+                }});
+            }
+            if crash_looping {
+                status["state"] = json!({"waiting": {
+                    "message": format!("back-off 5m0s restarting failed container={name}"),
+                    "reason": "CrashLoopBackOff",
+                }});
+            }
+            status
+        }
+    }
+}
+
+/// Pod `index` as the API server returns it (managed fields left out, as kubectl does).
+fn pod_value(index: usize) -> Value {
+    let rng = &mut XorShift::for_pod(index);
+    let namespace = namespace(rng);
+    let app = *rng.pick(&APPS);
+    let template_hash = rng.hex(10);
+    let name = format!("{app}-{template_hash}-{:05x}", index % 0x10_0000);
+    let volume = format!("kube-api-access-{}", rng.hex(5));
+    let created = rng.time();
+    let registry = *rng.pick(&REGISTRIES);
+
+    let main_image = image(rng, &format!("{registry}/{app}"));
+    let mut containers = vec![container(rng, app, app, &main_image, &volume)];
+    let extra = match rng.below(100) {
+        0..65 => 0,
+        65..90 => 1,
+        _ => 2,
+    };
+    for sidecar in 0..extra {
+        let (sidecar_name, repository) = SIDECARS[(index + sidecar) % SIDECARS.len()];
+        let image = image(rng, repository);
+        containers.push(container(rng, app, sidecar_name, &image, &volume));
+    }
+    let init_containers: Vec<Value> = if rng.chance(15) {
+        let image = if rng.chance(30) {
+            "busybox".to_owned()
+        } else {
+            "busybox:1.36".to_owned()
+        };
+        vec![json!({
+            "command": ["sh", "-c", "until nslookup db; do sleep 2; done"],
+            "image": image,
+            "imagePullPolicy": "IfNotPresent",
+            "name": "wait-for-db",
+            "resources": {},
+            "terminationMessagePath": "/dev/termination-log",
+            "terminationMessagePolicy": "File",
+        })]
+    } else {
+        Vec::new()
+    };
+
+    let phase = match rng.below(100) {
+        0..5 => "Pending",
+        5..7 => "Succeeded",
+        7..8 => "Failed",
+        _ => "Running",
+    };
+    // A third of the pending pods are not even scheduled: no node, no container statuses.
+    let unscheduled = phase == "Pending" && rng.chance(35);
+    let node = format!("node-{:03}", rng.below(120));
+    let started = rng.time();
+
+    let mut metadata = json!({
+        "creationTimestamp": created,
+        "generateName": format!("{app}-{template_hash}-"),
+        "labels": {"app": app, "pod-template-hash": template_hash, "team": namespace.split('-').next()},
+        "name": name,
+        "namespace": namespace,
+        "ownerReferences": [{
+            "apiVersion": "apps/v1",
+            "blockOwnerDeletion": true,
+            "controller": true,
+            "kind": "ReplicaSet",
+            "name": format!("{app}-{template_hash}"),
+            "uid": uid(rng),
+        }],
+        "resourceVersion": format!("{}", 1_000_000 + rng.below(90_000_000)),
+        "uid": uid(rng),
+    });
+    if rng.chance(30) {
+        metadata["annotations"] = json!({
+            "prometheus.io/path": "/metrics",
+            "prometheus.io/port": "9090",
+            "prometheus.io/scrape": "true",
+        });
+    }
+    let mut spec = json!({
+        "containers": containers,
+        "dnsPolicy": "ClusterFirst",
+        "enableServiceLinks": true,
+        "preemptionPolicy": "PreemptLowerPriority",
+        "priority": 0,
+        "restartPolicy": "Always",
+        "schedulerName": "default-scheduler",
+        "securityContext": {},
+        "serviceAccount": "default",
+        "serviceAccountName": "default",
+        "terminationGracePeriodSeconds": 30,
+        "tolerations": [
+            {"effect": "NoExecute", "key": "node.kubernetes.io/not-ready", "operator": "Exists", "tolerationSeconds": 300},
+            {"effect": "NoExecute", "key": "node.kubernetes.io/unreachable", "operator": "Exists", "tolerationSeconds": 300},
+        ],
+        "volumes": [{
+            "name": volume,
+            "projected": {
+                "defaultMode": 420,
+                "sources": [
+                    {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                    {"configMap": {"items": [{"key": "ca.crt", "path": "ca.crt"}], "name": "kube-root-ca.crt"}},
+                    {"downwardAPI": {"items": [{"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}, "path": "namespace"}]}},
+                ],
+            },
+        }],
+    });
+    if !init_containers.is_empty() {
+        spec["initContainers"] = Value::Array(init_containers);
+    }
+    if !unscheduled {
+        spec["nodeName"] = json!(node);
+    }
+
+    let status = if unscheduled {
+        json!({
+            "conditions": [{
+                "lastProbeTime": null,
+                "lastTransitionTime": created,
+                "message": "0/120 nodes are available: 120 Insufficient cpu.",
+                "reason": "Unschedulable",
+                "status": "False",
+                "type": "PodScheduled",
+            }],
+            "phase": phase,
+            "qosClass": "Burstable",
+        })
+    } else {
+        let statuses: Vec<Value> = spec["containers"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|container| {
+                let name = container["name"].as_str().unwrap_or_default().to_owned();
+                let image = container["image"].as_str().unwrap_or_default().to_owned();
+                container_status(rng, phase, &name, &image, &started)
+            })
+            .collect();
+        let ready = phase == "Running"
+            && statuses
+                .iter()
+                .all(|status| status["ready"] == Value::Bool(true));
+        let condition = |kind: &str, status: bool| {
+            json!({
+                "lastProbeTime": null,
+                "lastTransitionTime": started,
+                "status": if status { "True" } else { "False" },
+                "type": kind,
+            })
+        };
+        let ip = format!(
+            "10.{}.{}.{}",
+            rng.below(256),
+            rng.below(256),
+            1 + rng.below(254)
+        );
+        json!({
+            "conditions": [
+                condition("Initialized", phase != "Pending"),
+                condition("Ready", ready),
+                condition("ContainersReady", ready),
+                condition("PodScheduled", true),
+            ],
+            "containerStatuses": statuses,
+            "hostIP": format!("192.168.{}.{}", rng.below(4), 1 + rng.below(254)),
+            "phase": phase,
+            "podIP": ip,
+            "podIPs": [{"ip": ip}],
+            "qosClass": "Burstable",
+            "startTime": started,
+        })
+    };
+
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": metadata,
+        "spec": spec,
+        "status": status,
+    })
+}
+
+fn uid(rng: &mut XorShift) -> String {
+    let hex = rng.hex(32);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+/// JSON indented by four spaces, as kubectl prints it.
+fn pretty(value: &Value) -> String {
+    let mut bytes = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut serializer = serde_json::Serializer::with_formatter(&mut bytes, formatter);
+    value
+        .serialize(&mut serializer)
+        .expect("a Value serialises");
+    String::from_utf8(bytes).expect("serde_json writes UTF-8")
+}
+
+/// `kubectl get pods -A -o json` of pods `0..count`: a `kind: List`.
+fn pod_list(count: usize) -> String {
+    let mut text = String::from("{\n    \"apiVersion\": \"v1\",\n    \"items\": [\n");
+    for index in 0..count {
+        if index > 0 {
+            text.push_str(",\n");
+        }
+        let item = pretty(&pod_value(index));
+        for (line_number, line) in item.lines().enumerate() {
+            if line_number > 0 {
+                text.push('\n');
+            }
+            text.push_str("        ");
+            text.push_str(line);
+        }
+    }
+    text.push_str(
+        "\n    ],\n    \"kind\": \"List\",\n    \"metadata\": {\n        \"resourceVersion\": \"\"\n    }\n}\n",
+    );
+    text
+}
+
+// ------------------------------------------------------------------------------------------------
+// Timing and the results table.
+
+#[derive(Debug, Clone, Copy)]
+struct Stats {
+    median: Duration,
+    min: Duration,
+}
+
+impl Stats {
+    fn of(mut times: Vec<Duration>) -> Stats {
+        assert!(!times.is_empty());
+        times.sort();
+        let middle = times.len() / 2;
+        let median = if times.len() % 2 == 0 {
+            (times[middle - 1] + times[middle]) / 2
+        } else {
+            times[middle]
+        };
+        Stats {
+            median,
+            min: times[0],
+        }
+    }
+}
+
+/// Times `f` `repeats` times; returns the statistics and the last result.
+fn measure<T>(repeats: usize, mut f: impl FnMut() -> T) -> (Stats, T) {
+    let mut times = Vec::with_capacity(repeats);
+    let mut last = None;
+    for _ in 0..repeats {
+        let start = Instant::now();
+        let result = f();
+        times.push(start.elapsed());
+        // Dropped after the clock stops.
+        last = Some(result);
+    }
+    (Stats::of(times), last.expect("at least one run"))
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
+
+#[derive(Default)]
+struct Table {
+    rows: Vec<(String, usize, Stats)>,
+    ratios: Vec<String>,
+    notes: Vec<String>,
+}
+
+impl Table {
+    fn row(&mut self, what: &str, pods: usize, stats: Stats) {
+        eprintln!(
+            "  {what}: {pods} pods, median {:.1} ms, min {:.1} ms",
+            millis(stats.median),
+            millis(stats.min)
+        );
+        self.rows.push((what.to_owned(), pods, stats));
+    }
+
+    fn ratio(&mut self, text: String) {
+        eprintln!("  {text}");
+        self.ratios.push(text);
+    }
+
+    fn note(&mut self, text: String) {
+        eprintln!("  {text}");
+        self.notes.push(text);
+    }
+
+    fn print(&self) {
+        println!();
+        println!("| Measurement | Pods | Median | Min | Pods/s (median) | Core µs/pod |");
+        println!("|---|---:|---:|---:|---:|---:|");
+        for (what, pods, stats) in &self.rows {
+            let seconds = stats.median.as_secs_f64();
+            println!(
+                "| {what} | {pods} | {} | {} | {} | {:.2} |",
+                human(stats.median),
+                human(stats.min),
+                thousands((*pods as f64 / seconds).round() as u64),
+                core_micros_per_pod(stats.median, *pods),
+            );
+        }
+        println!();
+        for ratio in &self.ratios {
+            println!("- {ratio}");
+        }
+        for note in &self.notes {
+            println!("- {note}");
+        }
+        println!(
+            "- {} thread(s); core µs/pod = median × threads / pods",
+            threads()
+        );
+    }
+}
+
+fn print_aims(full_100k: Option<Duration>, ratio: Option<f64>, startup: Option<Startup>) {
+    let met = |ok: bool| if ok { "met" } else { "**missed**" };
+    println!();
+    println!("| Aim | Measured | |");
+    println!("|---|---:|---|");
+    match ratio {
+        Some(ratio) => println!(
+            "| Sandbox cost at most {AIM_SANDBOX_RATIO}× native (read + checks, largest list) | {ratio:.2}× | {} |",
+            met(ratio <= AIM_SANDBOX_RATIO)
+        ),
+        None => println!("| Sandbox cost at most {AIM_SANDBOX_RATIO}× native | not measured | |"),
+    }
+    match full_100k {
+        Some(total) => println!(
+            "| 100k pods from a JSON list under {AIM_100K_SECONDS} s | {:.2} s | {} |",
+            total.as_secs_f64(),
+            met(total.as_secs_f64() < AIM_100K_SECONDS)
+        ),
+        None => println!(
+            "| 100k pods from a JSON list under {AIM_100K_SECONDS} s | not measured (100000 not in KUBE_DEVOPS_BENCH_PODS) | |"
+        ),
+    }
+    match startup {
+        Some(startup) => println!(
+            "| One-pod analysis under {AIM_ONE_POD_MS} ms (binary, median; p90 {:.1} ms) | {:.1} ms | {} |",
+            millis(startup.p90),
+            millis(startup.median),
+            met(millis(startup.median) < AIM_ONE_POD_MS)
+        ),
+        None => println!(
+            "| One-pod analysis under {AIM_ONE_POD_MS} ms | not measured (no release binary) | |"
+        ),
+    }
+}
+
+fn human(duration: Duration) -> String {
+    let seconds = duration.as_secs_f64();
+    if seconds >= 1.0 {
+        format!("{seconds:.2} s")
+    } else if seconds >= 1e-3 {
+        format!("{:.1} ms", seconds * 1e3)
+    } else {
+        format!("{:.0} µs", seconds * 1e6)
+    }
+}
+
+fn thousands(value: u64) -> String {
+    let digits = value.to_string();
+    let mut text = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            text.push(' ');
+        }
+        text.push(digit);
+    }
+    text
+}
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(default)
+}
+
+fn env_list(name: &str, default: &[usize]) -> Vec<usize> {
+    std::env::var(name)
+        .ok()
+        .map(|value| {
+            value
+                .split(',')
+                .filter_map(|part| part.trim().replace('_', "").parse().ok())
+                .collect::<Vec<usize>>()
+        })
+        .filter(|sizes| !sizes.is_empty())
+        .unwrap_or_else(|| default.to_vec())
+}

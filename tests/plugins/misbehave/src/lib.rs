@@ -1,0 +1,105 @@
+//! Test plugin that misbehaves on purpose. Its `mode` setting picks how; `onlyPod` limits the
+//! misbehaviour to one pod name so tests can check the other pods still get analysed.
+
+use kube_devops_sdk::prelude::*;
+use serde::Deserialize;
+
+const CHECK: &str = "misbehave";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+enum Mode {
+    /// One finding per pod, nothing odd.
+    #[default]
+    Ok,
+    /// Panics (a Wasm trap).
+    Panic,
+    /// Loops forever.
+    Loop,
+    /// Allocates until memory runs out.
+    Memory,
+    /// Recurses until the stack overflows.
+    Stack,
+    /// Returns a finding for a check it never declared.
+    Undeclared,
+    /// Returns far more findings than allowed.
+    Flood,
+    /// Reports the length of the pod JSON the host hands out.
+    PodJson,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+struct Settings {
+    mode: Mode,
+    only_pod: Option<String>,
+}
+
+struct Misbehave(Settings);
+
+impl Plugin for Misbehave {
+    type Settings = Settings;
+
+    fn metadata() -> PluginMetadata {
+        PluginMetadata::new("misbehave", "0.1.0", "Misbehaves on purpose").check(CheckInfo::spec(
+            CHECK,
+            "Always finds something",
+            Severity::Low,
+            1,
+        ))
+    }
+
+    fn new(settings: Settings) -> Result<Self, String> {
+        Ok(Misbehave(settings))
+    }
+
+    fn analyze(&self, pod: &Pod) -> Vec<Finding> {
+        let targeted = self
+            .0
+            .only_pod
+            .as_ref()
+            .is_none_or(|name| *name == pod.metadata.name);
+        let mode = if targeted { &self.0.mode } else { &Mode::Ok };
+        match mode {
+            Mode::Ok => vec![Finding::new(CHECK, "found")],
+            Mode::Panic => panic!("misbehave: deliberate panic on {}", pod.metadata.name),
+            Mode::Loop => {
+                let mut counter: u64 = 0;
+                loop {
+                    counter = std::hint::black_box(counter.wrapping_add(1));
+                }
+            }
+            Mode::Memory => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            Mode::Stack => vec![Finding::new(
+                CHECK,
+                format!("depth {}", recurse(std::hint::black_box(1))),
+            )],
+            Mode::Undeclared => vec![
+                Finding::new("not-declared", "sneaky"),
+                Finding::new(CHECK, "found"),
+            ],
+            Mode::Flood => (0..5000)
+                .map(|i| Finding::new(CHECK, format!("finding {i}")))
+                .collect(),
+            Mode::PodJson => {
+                let json = kube_devops_sdk::pod_json();
+                vec![Finding::new(CHECK, json)]
+            }
+        }
+    }
+}
+
+// Deliberate: the point is to overflow the stack.
+#[allow(unconditional_recursion)]
+fn recurse(depth: u64) -> u64 {
+    let padding = std::hint::black_box([depth; 64]);
+    1 + recurse(padding[0] + 1) + padding[63]
+}
+
+export_plugin!(Misbehave);
