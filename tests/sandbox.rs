@@ -31,9 +31,17 @@ spec:
 fn misbehave(mode: &str) -> (support::Run, serde_json::Value) {
     let dir = temp_dir();
     let pods = write(dir.path(), "pods.yaml", PODS);
-    let config = write(dir.path(), "config.yaml", &format!("plugins:\n  misbehave:\n    settings: {{mode: {mode}, onlyPod: victim}}\n    limits: {{timeoutMs: 200, memoryMiB: 16}}\n"));
+    let config = write(
+        dir.path(),
+        "config.yaml",
+        &format!(
+            "plugins:\n  misbehave:\n    settings: {{mode: {mode}, onlyPod: victim}}\n    limits: {{timeoutMs: 200, memoryMiB: 16}}\n"
+        ),
+    );
     let wasm = plugin_wasm("misbehave");
-    let result = run(&["analyze", "-f", &pods, "--plugin", &wasm, "--config", &config, "-o", "json"]);
+    let result = run(&[
+        "analyze", "-f", &pods, "--plugin", &wasm, "--config", &config, "-o", "json",
+    ]);
     let report = result.json();
     (result, report)
 }
@@ -73,11 +81,25 @@ fn well_behaved_custom_plugin_joins_the_score() {
 #[test]
 fn infinite_loop_is_stopped_at_the_time_limit() {
     let (result, report) = misbehave("loop");
-    assert_eq!(result.code, 0, "a plugin failure is a diagnostic, not a failed run: {result:?}");
+    assert_eq!(
+        result.code, 0,
+        "a plugin failure is a diagnostic, not a failed run: {result:?}"
+    );
     assert_builtins_intact(&report);
-    assert_eq!(report["summary"]["checks"]["misbehave"], 2, "the other pods still ran through the plugin");
-    assert_eq!(plugin_diagnostics(&report), ["plugin `misbehave` failed on pod shop/victim: timed out after 200 ms"]);
-    assert!(result.stderr.contains("warning: plugin `misbehave` failed on pod shop/victim"), "{result:?}");
+    assert_eq!(
+        report["summary"]["checks"]["misbehave"], 2,
+        "the other pods still ran through the plugin"
+    );
+    assert_eq!(
+        plugin_diagnostics(&report),
+        ["plugin `misbehave` failed on pod shop/victim: timed out after 200 ms"]
+    );
+    assert!(
+        result
+            .stderr
+            .contains("warning: plugin `misbehave` failed on pod shop/victim"),
+        "{result:?}"
+    );
 }
 
 #[test]
@@ -87,8 +109,14 @@ fn panic_becomes_a_diagnostic_with_its_message() {
     assert_builtins_intact(&report);
     let diagnostics = plugin_diagnostics(&report);
     assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
-    assert!(diagnostics[0].starts_with("plugin `misbehave` failed on pod shop/victim: trapped:"), "{diagnostics:?}");
-    assert!(diagnostics[0].contains("deliberate panic on victim"), "{diagnostics:?}");
+    assert!(
+        diagnostics[0].starts_with("plugin `misbehave` failed on pod shop/victim: trapped:"),
+        "{diagnostics:?}"
+    );
+    assert!(
+        diagnostics[0].contains("deliberate panic on victim"),
+        "{diagnostics:?}"
+    );
     assert_eq!(report["summary"]["checks"]["misbehave"], 2);
 }
 
@@ -97,7 +125,10 @@ fn memory_bomb_is_stopped_at_the_memory_limit() {
     let (result, report) = misbehave("memory");
     assert_eq!(result.code, 0, "{result:?}");
     assert_builtins_intact(&report);
-    assert_eq!(plugin_diagnostics(&report), ["plugin `misbehave` failed on pod shop/victim: exceeded its memory limit of 16 MiB"]);
+    assert_eq!(
+        plugin_diagnostics(&report),
+        ["plugin `misbehave` failed on pod shop/victim: exceeded its memory limit of 16 MiB"]
+    );
 }
 
 #[test]
@@ -115,21 +146,38 @@ fn findings_beyond_the_limit_and_for_undeclared_checks_are_dropped() {
     let (result, report) = misbehave("flood");
     assert_eq!(result.code, 0, "{result:?}");
     assert_eq!(report["summary"]["checks"]["misbehave"], 1000 + 2);
-    assert_eq!(plugin_diagnostics(&report), ["plugin `misbehave` returned 5000 findings for pod shop/victim; only the first 1000 are kept"]);
+    assert_eq!(
+        plugin_diagnostics(&report),
+        [
+            "plugin `misbehave` returned 5000 findings for pod shop/victim; only the first 1000 are kept"
+        ]
+    );
 
     let (result, report) = misbehave("undeclared");
     assert_eq!(result.code, 0, "{result:?}");
     assert_eq!(report["summary"]["checks"]["misbehave"], 3);
     assert!(report["summary"]["checks"].get("not-declared").is_none());
-    assert_eq!(plugin_diagnostics(&report), ["plugin `misbehave` returned a finding for check `not-declared`, which it does not declare; ignored"]);
+    assert_eq!(
+        plugin_diagnostics(&report),
+        [
+            "plugin `misbehave` returned a finding for check `not-declared`, which it does not declare; ignored"
+        ]
+    );
 }
 
 #[test]
 fn pod_json_on_demand_is_the_object_as_read() {
     let (result, report) = misbehave("pod-json");
     assert_eq!(result.code, 0, "{result:?}");
-    let victim = report["findings"].as_array().expect("findings").iter().find(|f| f["check"] == "misbehave" && f["pod"] == "victim").expect("victim finding").clone();
-    let object: serde_json::Value = serde_json::from_str(victim["message"].as_str().expect("message")).expect("pod JSON");
+    let victim = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["check"] == "misbehave" && f["pod"] == "victim")
+        .expect("victim finding")
+        .clone();
+    let object: serde_json::Value =
+        serde_json::from_str(victim["message"].as_str().expect("message")).expect("pod JSON");
     assert_eq!(object["metadata"]["name"], "victim");
     assert_eq!(object["spec"]["containers"][0]["image"], "nginx");
 }
@@ -138,10 +186,27 @@ fn pod_json_on_demand_is_the_object_as_read() {
 fn bad_settings_refuse_the_plugin_at_load_time() {
     let dir = temp_dir();
     let pods = write(dir.path(), "pods.yaml", PODS);
-    let config = write(dir.path(), "config.yaml", "plugins:\n  misbehave:\n    settings: {mode: explode}\n");
-    let result = run(&["analyze", "-f", &pods, "--plugin", &plugin_wasm("misbehave"), "--config", &config]);
+    let config = write(
+        dir.path(),
+        "config.yaml",
+        "plugins:\n  misbehave:\n    settings: {mode: explode}\n",
+    );
+    let result = run(&[
+        "analyze",
+        "-f",
+        &pods,
+        "--plugin",
+        &plugin_wasm("misbehave"),
+        "--config",
+        &config,
+    ]);
     assert_eq!(result.code, 2, "{result:?}");
-    assert!(result.stderr.contains("plugin `misbehave` rejected its settings: invalid settings: unknown variant `explode`"), "{result:?}");
+    assert!(
+        result.stderr.contains(
+            "plugin `misbehave` rejected its settings: invalid settings: unknown variant `explode`"
+        ),
+        "{result:?}"
+    );
 }
 
 #[test]
@@ -150,7 +215,12 @@ fn a_file_that_is_not_a_component_is_refused() {
     let fake = write(dir.path(), "fake.wasm", "not wasm at all");
     let result = run(&["analyze", "-f", "examples/manifests", "--plugin", &fake]);
     assert_eq!(result.code, 2, "{result:?}");
-    assert!(result.stderr.contains(&format!("plugin {fake} is not a valid WebAssembly component")), "{result:?}");
+    assert!(
+        result.stderr.contains(&format!(
+            "plugin {fake} is not a valid WebAssembly component"
+        )),
+        "{result:?}"
+    );
 }
 
 #[test]
@@ -174,26 +244,60 @@ spec:
     hostPath: {path: /}
 "#;
     let pods = write(dir.path(), "pod.yaml", pod);
-    let config = write(dir.path(), "config.yaml", "plugins:\n  no-privileged:\n    settings: {allowedHostPaths: [/var/log]}\n");
+    let config = write(
+        dir.path(),
+        "config.yaml",
+        "plugins:\n  no-privileged:\n    settings: {allowedHostPaths: [/var/log]}\n",
+    );
     let plugin_dir = dir.path().join("plugins");
     std::fs::create_dir_all(&plugin_dir).expect("plugin dir");
-    std::fs::copy(plugin_wasm("no-privileged"), plugin_dir.join("no-privileged.wasm")).expect("copy plugin");
+    std::fs::copy(
+        plugin_wasm("no-privileged"),
+        plugin_dir.join("no-privileged.wasm"),
+    )
+    .expect("copy plugin");
 
-    let result = run(&["analyze", "-f", &pods, "--plugin-dir", &plugin_dir.to_string_lossy(), "--config", &config, "-o", "json", "--fail-on", "critical"]);
+    let result = run(&[
+        "analyze",
+        "-f",
+        &pods,
+        "--plugin-dir",
+        &plugin_dir.to_string_lossy(),
+        "--config",
+        &config,
+        "-o",
+        "json",
+        "--fail-on",
+        "critical",
+    ]);
 
-    assert_eq!(result.code, 1, "the critical finding fails the gate: {result:?}");
+    assert_eq!(
+        result.code, 1,
+        "the critical finding fails the gate: {result:?}"
+    );
     let report = result.json();
     let findings: Vec<(String, String)> = report["findings"]
         .as_array()
         .expect("findings")
         .iter()
-        .map(|f| (f["check"].as_str().unwrap_or_default().to_owned(), f["message"].as_str().unwrap_or_default().to_owned()))
+        .map(|f| {
+            (
+                f["check"].as_str().unwrap_or_default().to_owned(),
+                f["message"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
         .collect();
     assert_eq!(
         findings,
         [
-            ("privileged-container".to_owned(), "runs privileged; remove `privileged: true`".to_owned()),
-            ("host-path-volume".to_owned(), "volume `root` mounts host path /".to_owned()),
+            (
+                "privileged-container".to_owned(),
+                "runs privileged; remove `privileged: true`".to_owned()
+            ),
+            (
+                "host-path-volume".to_owned(),
+                "volume `root` mounts host path /".to_owned()
+            ),
         ]
     );
     assert_eq!(report["findings"][0]["severity"], "critical");
@@ -204,7 +308,18 @@ spec:
 #[test]
 fn two_plugins_with_one_name_are_refused() {
     let wasm = plugin_wasm("misbehave");
-    let result = run(&["analyze", "-f", "examples/manifests", "--plugin", &wasm, "--plugin", &wasm]);
+    let result = run(&[
+        "analyze",
+        "-f",
+        "examples/manifests",
+        "--plugin",
+        &wasm,
+        "--plugin",
+        &wasm,
+    ]);
     assert_eq!(result.code, 2, "{result:?}");
-    assert!(result.stderr.contains("two plugins are named `misbehave`"), "{result:?}");
+    assert!(
+        result.stderr.contains("two plugins are named `misbehave`"),
+        "{result:?}"
+    );
 }

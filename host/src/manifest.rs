@@ -128,8 +128,8 @@ pub fn split(path: Arc<str>, text: String, manifests: &mut Manifests) {
 /// JSON: one or more concatenated values; a List's items become objects of their own.
 fn split_json(path: Arc<str>, text: Arc<str>, manifests: &mut Manifests) {
     let origin = Origin::Json { path: path.clone() };
-    let mut stream = serde_json::Deserializer::from_str(&text).into_iter::<&RawValue>();
-    while let Some(next) = stream.next() {
+    let stream = serde_json::Deserializer::from_str(&text).into_iter::<&RawValue>();
+    for next in stream {
         match next {
             Ok(raw) => {
                 let (items, implied_kind) = match list_items(raw.get()) {

@@ -21,10 +21,8 @@ pub fn configure<P: Plugin>(settings: &str) -> Result<(), String> {
 /// Runs the configured plugin on `pod`; a plugin never configured runs with default settings.
 pub fn analyze<P: Plugin>(pod: &Pod) -> Vec<Finding> {
     let configured = CONFIGURED.with_borrow(|slot| slot.is_some());
-    if !configured {
-        if let Err(error) = configure::<P>("{}") {
-            panic!("the plugin needs settings: {error}");
-        }
+    if !configured && let Err(error) = configure::<P>("{}") {
+        panic!("the plugin needs settings: {error}");
     }
     CONFIGURED.with_borrow(|slot| {
         let plugin = slot

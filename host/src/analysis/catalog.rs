@@ -91,16 +91,15 @@ impl Catalog {
         let settings_for = |name: &str| config.plugin(name);
         let mut loaded = Vec::new();
         for builtin in BUILTINS {
-            if config.plugin_enabled(builtin.name) {
-                loaded.push(runtime.load_builtin(builtin, &settings_for)?);
-            }
+            loaded.push(runtime.load_builtin(builtin, &settings_for)?);
         }
         for path in plugin_files(paths)? {
-            let plugin = runtime.load_file(&path, &settings_for)?;
-            if config.plugin_enabled(&plugin.metadata.name) {
-                loaded.push(plugin);
-            }
+            loaded.push(runtime.load_file(&path, &settings_for)?);
         }
+        // Disabled plugins were loaded all the same (it costs a millisecond) so that the config
+        // file's names can be checked against every plugin and check there is.
+        check_config_names(config, &loaded)?;
+        loaded.retain(|plugin| config.plugin_enabled(&plugin.metadata.name));
         Self::assemble(config, loaded)
     }
 
@@ -150,47 +149,41 @@ impl Catalog {
             }
             plugins.push(ActivePlugin { plugin, checks });
         }
-        let catalog = Catalog { plugins };
-        catalog.check_config_names(config)?;
-        Ok(catalog)
+        Ok(Catalog { plugins })
     }
+}
 
-    /// Names in the config file must exist, or a typo would silently do nothing. A plugin that
-    /// the config disables is not loaded, so its name and checks count as known.
-    fn check_config_names(&self, config: &Config) -> Result<(), SetupError> {
-        let disabled: Vec<&str> = config
-            .plugins
-            .iter()
-            .filter(|(_, p)| p.enabled == Some(false))
-            .map(|(n, _)| n.as_str())
-            .collect();
-        let mut known_plugins: Vec<&str> = self.plugins.iter().map(ActivePlugin::name).collect();
-        known_plugins.extend(BUILTINS.iter().map(|builtin| builtin.name));
-        known_plugins.extend(&disabled);
-        for name in config.plugins.keys() {
-            if !known_plugins.contains(&name.as_str()) {
-                return Err(SetupError::UnknownPlugin {
-                    name: name.clone(),
-                    known: known_plugins.join(", "),
-                });
-            }
-        }
-        let known_checks: Vec<&str> = self
-            .plugins
-            .iter()
-            .flat_map(|p| p.checks.iter().map(|rule| rule.id.as_str()))
-            .collect();
-        for check in config.checks.keys() {
-            // Checks of a disabled plugin cannot be verified without loading it; accept them.
-            if !known_checks.contains(&check.as_str()) && disabled.is_empty() {
-                return Err(SetupError::UnknownCheck {
-                    check: check.clone(),
-                    known: known_checks.join(", "),
-                });
-            }
-        }
-        Ok(())
+/// Names in the config file must exist, or a typo would silently do nothing.
+fn check_config_names(config: &Config, loaded: &[LoadedPlugin]) -> Result<(), SetupError> {
+    let plugins: Vec<&str> = loaded
+        .iter()
+        .map(|plugin| plugin.metadata.name.as_str())
+        .collect();
+    if let Some(name) = config
+        .plugins
+        .keys()
+        .find(|name| !plugins.contains(&name.as_str()))
+    {
+        return Err(SetupError::UnknownPlugin {
+            name: name.clone(),
+            known: plugins.join(", "),
+        });
     }
+    let checks: Vec<&str> = loaded
+        .iter()
+        .flat_map(|plugin| plugin.metadata.checks.iter().map(|check| check.id.as_str()))
+        .collect();
+    if let Some(check) = config
+        .checks
+        .keys()
+        .find(|check| !checks.contains(&check.as_str()))
+    {
+        return Err(SetupError::UnknownCheck {
+            check: check.clone(),
+            known: checks.join(", "),
+        });
+    }
+    Ok(())
 }
 
 /// `--plugin` files, then the `.wasm` files of each `--plugin-dir`, in name order.

@@ -127,14 +127,14 @@ fn report_diagnostics(report: &Report) {
 /// `--fail-under` and `--fail-on`; says on stderr which gate failed.
 fn gate(args: &AnalyzeArgs, report: &Report) -> Exit {
     let mut exit = Exit::Success;
-    if let Some(minimum) = args.fail_under {
-        if report.summary.health_score < minimum {
-            eprintln!(
-                "gate failed: health score {} is below --fail-under {minimum}",
-                report.summary.health_score
-            );
-            exit = Exit::GateFailed;
-        }
+    if let Some(minimum) = args.fail_under
+        && report.summary.health_score < minimum
+    {
+        eprintln!(
+            "gate failed: health score {} is below --fail-under {minimum}",
+            report.summary.health_score
+        );
+        exit = Exit::GateFailed;
     }
     if let Some(threshold) = args.fail_on {
         let failing = report

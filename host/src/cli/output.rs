@@ -98,11 +98,11 @@ impl Progress {
         if !self.enabled {
             return;
         }
-        if let Ok(mut last) = self.last.try_lock() {
-            if last.elapsed() >= Self::EVERY {
-                *last = Instant::now();
-                eprint!("\ranalysed {total} pods…");
-            }
+        if let Ok(mut last) = self.last.try_lock()
+            && last.elapsed() >= Self::EVERY
+        {
+            *last = Instant::now();
+            eprint!("\ranalysed {total} pods…");
         }
     }
 

@@ -144,6 +144,8 @@ impl PodSource {
 }
 
 /// What [`read`] found in a source.
+// Pods are the common case: boxing them would cost an allocation per pod for nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Read {
     Pod(PodInput),
     /// A kind that describes no pod; skipped.
