@@ -42,7 +42,8 @@ fn help_explains_each_command_without_a_cluster() {
 
 #[test]
 fn examples_are_analysed_with_the_summary_block() {
-    let result = run(&["analyze", "-f", "examples/manifests"]);
+    // What `scripts/demo` runs: the whole examples/ folder, config file and plugin sources included.
+    let result = run(&["analyze", "-f", "examples"]);
     assert_eq!(result.code, 0, "{result:?}");
     let block: Vec<&str> = result.stdout.lines().take(11).collect();
     // The examples: web (clean), queue-worker (no readiness), nightly-report (two :latest,

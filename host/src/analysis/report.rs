@@ -149,19 +149,19 @@ impl Aggregator {
 
     pub fn finish(mut self, catalog: &Catalog) -> Report {
         for (kind, count) in std::mem::take(&mut self.skipped) {
-            let kind = if kind.is_empty() {
-                "kind-less".to_owned()
+            let message = if kind.is_empty() {
+                format!("skipped {count} document(s) without a kind: not Kubernetes objects")
             } else {
-                kind
+                format!(
+                    "skipped {count} {kind} object(s): not a pod or a workload with a pod template"
+                )
             };
             self.diagnostics.push(Diagnostic {
                 kind: DiagnosticKind::Skipped,
                 plugin: None,
                 pod: None,
                 location: None,
-                message: format!(
-                    "skipped {count} {kind} object(s): not a pod or a workload with a pod template"
-                ),
+                message,
             });
         }
         let mut checks: BTreeMap<String, u64> = catalog

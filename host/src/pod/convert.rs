@@ -28,7 +28,8 @@ const TEMPLATE_KINDS: [&str; 6] = [
 pub enum Shape {
     /// A Pod, or a workload read as the one pod its template describes.
     Pod(Box<Pod>),
-    /// A kind that carries no pod (Service, ConfigMap, ...): skipped, not an error.
+    /// A kind that carries no pod (Service, ConfigMap, ...), or no kind at all: skipped, not
+    /// an error.
     Other,
 }
 
@@ -44,13 +45,15 @@ pub enum ShapeError {
         name: String,
         field: &'static str,
     },
-    #[error("object has no kind")]
-    NoKind,
 }
 
 /// Reads `object` as a pod if its kind describes one.
 pub fn shape(object: model::Object) -> Result<Shape, ShapeError> {
-    let kind = object.kind.ok_or(ShapeError::NoKind)?;
+    // A document without a kind is not a Kubernetes object (a Helm values file, a config file
+    // beside the manifests): skipped like any kind that describes no pod.
+    let Some(kind) = object.kind else {
+        return Ok(Shape::Other);
+    };
     let is_pod = kind == "Pod";
     if !is_pod && kind != "CronJob" && !TEMPLATE_KINDS.contains(&kind.as_str()) {
         return Ok(Shape::Other);
