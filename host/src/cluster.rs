@@ -215,6 +215,7 @@ impl Cluster {
                 action: action.clone(),
                 source,
             })?;
+            tracing::debug!(path = %path, pods = sources.len(), "listed a page of pods");
             page(sources);
             match next {
                 Some(token) if !token.is_empty() => continue_token = Some(token),

@@ -112,6 +112,10 @@ impl Runtime {
         let component = match precompiled {
             Some(component) => component,
             None => {
+                tracing::debug!(
+                    plugin = builtin.name,
+                    "no usable precompiled code; compiling the embedded component"
+                );
                 Component::new(&self.engine, builtin.wasm).map_err(|error| LoadError::Compile {
                     origin: origin.clone(),
                     source: error.into(),
@@ -195,6 +199,7 @@ impl Runtime {
                 name: plugin.metadata.name.clone(),
                 reason,
             })?;
+        tracing::debug!(plugin = %plugin.metadata.name, version = %plugin.metadata.version, origin = %plugin.origin, digest = %plugin.digest, "plugin loaded");
         Ok(plugin)
     }
 }
