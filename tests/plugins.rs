@@ -68,7 +68,7 @@ fn findings_of<'a>(
     report
         .findings
         .iter()
-        .filter(|finding| finding.check == check)
+        .filter(|finding| &*finding.check == check)
         .collect()
 }
 
@@ -102,7 +102,7 @@ fn latest_tag_follows_the_image_reference_rules() {
         if expected {
             assert_eq!(findings[0].container.as_deref(), Some("app"));
             assert_eq!(findings[0].magnitude, 1);
-            assert_eq!(findings[0].plugin, "latest-tag");
+            assert_eq!(&*findings[0].plugin, "latest-tag");
         }
     }
 }
@@ -222,7 +222,7 @@ fn pending_is_one_per_pending_pod_and_never_for_templates() {
     let report = analyze(&manifests);
     let pending = findings_of(&report, "pending");
     assert_eq!(pending.len(), 1);
-    assert_eq!(pending[0].pod, "waiting");
+    assert_eq!(&*pending[0].pod, "waiting");
     assert_eq!(pending[0].container, None);
     assert_eq!(report.summary.pods_analyzed, 4);
 }
@@ -407,8 +407,8 @@ fn many_pods_give_the_same_report_as_one_by_one() {
     let order: Vec<&str> = together
         .findings
         .iter()
-        .filter(|f| f.check == "pending")
-        .map(|f| f.pod.as_str())
+        .filter(|f| &*f.check == "pending")
+        .map(|f| &*f.pod)
         .collect();
     let mut sorted = order.clone();
     sorted.sort();

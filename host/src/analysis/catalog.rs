@@ -2,6 +2,7 @@
 //! weight), from the built-ins, `--plugin` files, `--plugin-dir` directories and the config file.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::config::Config;
 use crate::contract::{CheckKind, Severity};
@@ -10,7 +11,8 @@ use crate::wasm::{BUILTINS, LoadError, LoadedPlugin, PluginOrigin, Runtime};
 /// How one check is applied.
 #[derive(Debug, Clone)]
 pub struct CheckRule {
-    pub id: String,
+    /// Shared by every finding of the check.
+    pub id: Arc<str>,
     pub description: String,
     pub enabled: bool,
     pub severity: Severity,
@@ -24,16 +26,18 @@ pub struct CheckRule {
 #[derive(Debug)]
 pub struct ActivePlugin {
     pub plugin: LoadedPlugin,
+    /// The plugin's name, shared by every finding it produces.
+    pub name: Arc<str>,
     pub checks: Vec<CheckRule>,
 }
 
 impl ActivePlugin {
     pub fn name(&self) -> &str {
-        &self.plugin.metadata.name
+        &self.name
     }
 
     pub fn rule(&self, check: &str) -> Option<&CheckRule> {
-        self.checks.iter().find(|rule| rule.id == check)
+        self.checks.iter().find(|rule| &*rule.id == check)
     }
 }
 
@@ -126,7 +130,7 @@ impl Catalog {
                     let overrides = config.checks.get(&check.id);
                     let severity = overrides.and_then(|o| o.severity);
                     CheckRule {
-                        id: check.id.clone(),
+                        id: Arc::from(check.id.as_str()),
                         description: check.description.clone(),
                         enabled: overrides.and_then(|o| o.enabled).unwrap_or(true),
                         severity: severity.unwrap_or(check.default_severity),
@@ -141,13 +145,18 @@ impl Catalog {
             for rule in &checks {
                 if let Some(other) = plugins.iter().find(|other| other.rule(&rule.id).is_some()) {
                     return Err(SetupError::DuplicateCheck {
-                        check: rule.id.clone(),
+                        check: rule.id.to_string(),
                         first: other.name().to_owned(),
                         second: plugin.metadata.name.clone(),
                     });
                 }
             }
-            plugins.push(ActivePlugin { plugin, checks });
+            let name = Arc::from(plugin.metadata.name.as_str());
+            plugins.push(ActivePlugin {
+                plugin,
+                name,
+                checks,
+            });
         }
         Ok(Catalog { plugins })
     }

@@ -2,6 +2,7 @@
 //! [`Aggregator`] that builds it from per-pod results in input order.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -54,11 +55,12 @@ pub struct NamespaceSummary {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FindingRow {
-    pub plugin: String,
-    pub check: String,
+    // Names are shared (`Arc`): a run can hold hundreds of thousands of findings.
+    pub plugin: Arc<str>,
+    pub check: Arc<str>,
     pub severity: Severity,
-    pub namespace: String,
-    pub pod: String,
+    pub namespace: Arc<str>,
+    pub pod: Arc<str>,
     pub container: Option<String>,
     pub message: String,
     pub magnitude: u32,
@@ -168,7 +170,7 @@ impl Aggregator {
             .plugins
             .iter()
             .flat_map(|plugin| plugin.checks.iter().filter(|rule| rule.enabled))
-            .map(|rule| (rule.id.clone(), 0))
+            .map(|rule| (rule.id.to_string(), 0))
             .collect();
         checks.extend(
             self.cluster
@@ -199,23 +201,14 @@ impl Aggregator {
             })
             .collect();
         let mut findings = self.findings;
-        // Worst first: severity, then score impact; ties in a stable, readable order.
+        // Worst first: severity, then score impact. The sort is stable, so ties keep input
+        // order, which the aggregator receives deterministically.
         findings.sort_by(|a, b| {
+            let impact = |f: &FindingRow| u64::from(f.weight) * u64::from(f.magnitude);
             b.severity
                 .rank()
                 .cmp(&a.severity.rank())
-                .then(
-                    (u64::from(b.weight) * u64::from(b.magnitude))
-                        .cmp(&(u64::from(a.weight) * u64::from(a.magnitude))),
-                )
-                .then_with(|| {
-                    (&a.namespace, &a.pod, &a.container, &a.check).cmp(&(
-                        &b.namespace,
-                        &b.pod,
-                        &b.container,
-                        &b.check,
-                    ))
-                })
+                .then(impact(b).cmp(&impact(a)))
         });
         Report {
             summary,

@@ -6,6 +6,8 @@
 //! instance is dropped and the next pod gets a fresh one; a plugin that fails on
 //! [`MAX_CONSECUTIVE_FAILURES`] pods in a row is switched off for the rest of the run.
 
+use std::sync::Arc;
+
 use super::catalog::{ActivePlugin, Catalog};
 use super::report::{Diagnostic, DiagnosticKind, FindingRow, PodResult};
 use crate::contract::Finding;
@@ -42,6 +44,10 @@ impl<'a> Worker<'a> {
             namespace: pod.record.metadata.namespace.clone(),
             ..PodResult::default()
         };
+        let names = PodNames {
+            namespace: Arc::from(pod.record.metadata.namespace.as_str()),
+            pod: Arc::from(pod.record.metadata.name.as_str()),
+        };
         for (plugin, slot) in self.catalog.plugins.iter().zip(&mut self.slots) {
             if slot.disabled || plugin.checks.iter().all(|rule| !rule.enabled) {
                 continue;
@@ -58,7 +64,7 @@ impl<'a> Worker<'a> {
             match outcome {
                 Ok(findings) => {
                     slot.failures = 0;
-                    accept(plugin, pod, findings, &mut result);
+                    accept(plugin, pod, &names, findings, &mut result);
                 }
                 Err(error) => {
                     // The failed instance was not put back: the next pod gets a fresh one.
@@ -82,8 +88,20 @@ impl<'a> Worker<'a> {
     }
 }
 
+/// The pod's names, allocated once and shared by all its findings.
+struct PodNames {
+    namespace: Arc<str>,
+    pod: Arc<str>,
+}
+
 /// Keeps the findings of enabled, declared checks; reports the malformed ones.
-fn accept(plugin: &ActivePlugin, pod: &PodInput, findings: Vec<Finding>, result: &mut PodResult) {
+fn accept(
+    plugin: &ActivePlugin,
+    pod: &PodInput,
+    names: &PodNames,
+    findings: Vec<Finding>,
+    result: &mut PodResult,
+) {
     let limit = plugin.plugin.limits.max_findings;
     if findings.len() > limit {
         let message = format!(
@@ -116,11 +134,11 @@ fn accept(plugin: &ActivePlugin, pod: &PodInput, findings: Vec<Finding>, result:
             _ => rule.severity,
         };
         result.findings.push(FindingRow {
-            plugin: plugin.name().to_owned(),
+            plugin: plugin.name.clone(),
             check: rule.id.clone(),
             severity,
-            namespace: pod.record.metadata.namespace.clone(),
-            pod: pod.record.metadata.name.clone(),
+            namespace: names.namespace.clone(),
+            pod: names.pod.clone(),
             container: finding.container,
             message: truncate(finding.message),
             magnitude: finding.magnitude,

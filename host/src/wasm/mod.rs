@@ -24,7 +24,7 @@ use wasmtime::component::{HasSelf, Linker};
 pub use builtin::{BUILTINS, Builtin};
 pub use instance::{CallError, Instance};
 pub use plugin::{LoadError, LoadedPlugin, PluginOrigin, SettingsFor};
-pub use sandbox::HostState;
+use sandbox::HostState;
 
 use crate::contract::Analyzer;
 
