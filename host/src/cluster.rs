@@ -204,7 +204,7 @@ impl Cluster {
                         action: action.clone(),
                         source: kube::Error::BuildRequest(error),
                     })?;
-            let text: Arc<str> = Arc::from(
+            let text = Arc::new(
                 self.client
                     .request_text(request)
                     .await
@@ -248,7 +248,7 @@ impl Cluster {
 
 /// The items of one page of a pod list, each a [`Source`] into the page's text, and the
 /// `continue` token for the next page.
-fn split_page(text: &Arc<str>) -> Result<(Vec<Source>, Option<String>), serde_json::Error> {
+fn split_page(text: &Arc<String>) -> Result<(Vec<Source>, Option<String>), serde_json::Error> {
     #[derive(Deserialize)]
     struct Page<'a> {
         #[serde(borrow, default)]

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -119,30 +120,42 @@ fn read_file(path: &Path, manifests: &mut Manifests) {
 /// Splits one input's text into objects. JSON when it starts with `{` or `[`, YAML otherwise.
 pub fn split(path: Arc<str>, text: String, manifests: &mut Manifests) {
     if text.trim_start().starts_with(['{', '[']) {
-        split_json(path, Arc::from(text), manifests);
+        split_json(path, Arc::new(text), manifests);
     } else {
         split_yaml(&path, &text, manifests);
     }
 }
 
-/// JSON: one or more concatenated values; a List's items become objects of their own.
-fn split_json(path: Arc<str>, text: Arc<str>, manifests: &mut Manifests) {
+/// JSON: one or more concatenated values; a List's items become objects of their own. One pass
+/// over the text: each value is read as a [`Document`], which keeps only a list's item ranges.
+fn split_json(path: Arc<str>, text: Arc<String>, manifests: &mut Manifests) {
     let origin = Origin::Json { path: path.clone() };
-    let stream = serde_json::Deserializer::from_str(&text).into_iter::<&RawValue>();
-    for next in stream {
+    let mut stream = serde_json::Deserializer::from_str(&text).into_iter::<Document>();
+    let mut start = 0;
+    while let Some(next) = stream.next() {
+        let end = stream.byte_offset();
         match next {
-            Ok(raw) => {
-                let (items, implied_kind) = match list_items(raw.get()) {
-                    Some((items, kind)) => (items, kind),
-                    None => (vec![raw], None),
-                };
-                for item in items {
-                    let start = item.get().as_ptr() as usize - text.as_ptr() as usize;
-                    let range = start..start + item.get().len();
-                    let source = Source::new(origin.clone(), text.clone(), range);
-                    manifests
-                        .sources
-                        .push(source.with_implied_kind(implied_kind.clone()));
+            Ok(document) => {
+                let implied_kind = document.list_kind.as_deref().and_then(implied_kind);
+                match document.items {
+                    Some(items) => {
+                        for item in items {
+                            let item_start = item.get().as_ptr() as usize - text.as_ptr() as usize;
+                            let range = item_start..item_start + item.get().len();
+                            let source = Source::new(origin.clone(), text.clone(), range);
+                            manifests
+                                .sources
+                                .push(source.with_implied_kind(implied_kind.clone()));
+                        }
+                    }
+                    None => {
+                        let leading = text[start..end].len() - text[start..end].trim_start().len();
+                        manifests.sources.push(Source::new(
+                            origin.clone(),
+                            text.clone(),
+                            start + leading..end,
+                        ));
+                    }
                 }
             }
             Err(error) => {
@@ -156,25 +169,89 @@ fn split_json(path: Arc<str>, text: Arc<str>, manifests: &mut Manifests) {
                 break;
             }
         }
+        start = end;
     }
 }
 
-/// The items of a List (`kind: List`, `PodList`, ...) or of a top-level array, with the kind a
-/// typed list implies for its items; `None` for any other value.
-fn list_items(json: &str) -> Option<(Vec<&RawValue>, Option<Arc<str>>)> {
-    #[derive(Deserialize)]
-    struct ListProbe<'a> {
-        #[serde(borrow)]
-        kind: Option<Cow<'a, str>>,
-        #[serde(borrow)]
-        items: Option<Vec<&'a RawValue>>,
+/// One top-level JSON value, as far as splitting cares: the items of a List (`kind: List`,
+/// `PodList`, ...) or of a top-level array; any other value is kept whole by its range.
+#[derive(Default)]
+struct Document<'a> {
+    /// The kind, when it names a list.
+    list_kind: Option<String>,
+    items: Option<Vec<&'a RawValue>>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Document<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Document<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a Kubernetes object or list")
+            }
+
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> Result<Self::Value, M::Error> {
+                let mut kind: Option<Cow<'de, str>> = None;
+                let mut items: Option<Vec<&'de RawValue>> = None;
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    match key.as_ref() {
+                        "kind" => kind = map.next_value()?,
+                        "items" => items = map.next_value()?,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(match kind.filter(|kind| kind.ends_with("List")) {
+                    Some(kind) => Document {
+                        list_kind: Some(kind.into_owned()),
+                        items,
+                    },
+                    None => Document::default(),
+                })
+            }
+
+            fn visit_seq<S: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: S,
+            ) -> Result<Self::Value, S::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<&'de RawValue>()? {
+                    items.push(item);
+                }
+                Ok(Document {
+                    list_kind: None,
+                    items: Some(items),
+                })
+            }
+
+            // Scalars are kept whole; reading them as objects reports the error.
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Document::default())
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Document::default())
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Document::default())
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Document::default())
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(Document::default())
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Document::default())
+            }
+        }
+        deserializer.deserialize_any(Visitor)
     }
-    if json.starts_with('[') {
-        return serde_json::from_str(json).ok().map(|items| (items, None));
-    }
-    let probe: ListProbe = serde_json::from_str(json).ok()?;
-    let kind = probe.kind.filter(|kind| kind.ends_with("List"))?;
-    Some((probe.items?, implied_kind(&kind)))
 }
 
 /// `PodList` → `Pod`; the generic `List` implies nothing.
@@ -239,7 +316,7 @@ fn push_value(
     implied_kind: Option<Arc<str>>,
     manifests: &mut Manifests,
 ) {
-    let text: Arc<str> = Arc::from(value.to_string());
+    let text = Arc::new(value.to_string());
     let range = 0..text.len();
     manifests
         .sources
@@ -337,6 +414,25 @@ mod tests {
         assert_eq!(manifests.sources.len(), 2);
         assert_eq!(manifests.sources[1].json(), "{\"kind\": \"Pod\", \"x\": 1}");
         assert_eq!(manifests.sources[1].location(None), "in.yaml:3");
+    }
+
+    #[test]
+    fn json_values_are_split_in_one_pass_whatever_the_key_order() {
+        let text = "  {\"items\": [{\"a\": 1}, {\"b\": 2}], \"kind\": \"DeploymentList\"}\n[{\"c\": 3}]\n\n{\"kind\": \"Pod\", \"items\": [1]}\n\"scalar\"";
+        let manifests = split_text(text);
+        assert!(manifests.errors.is_empty(), "{:?}", manifests.errors);
+        let objects: Vec<&str> = manifests.sources.iter().map(Source::json).collect();
+        assert_eq!(
+            objects,
+            [
+                "{\"a\": 1}",
+                "{\"b\": 2}",
+                "{\"c\": 3}",
+                "{\"kind\": \"Pod\", \"items\": [1]}",
+                "\"scalar\""
+            ]
+        );
+        assert_eq!(manifests.sources[3].location(None), "in.yaml:4");
     }
 
     #[test]

@@ -20,7 +20,8 @@ use crate::contract::Pod;
 #[derive(Debug, Clone)]
 pub struct Source {
     origin: Origin,
-    text: Arc<str>,
+    // `Arc<String>` rather than `Arc<str>`: a file's text becomes shared without being copied.
+    text: Arc<String>,
     range: Range<usize>,
     /// The kind of an object that states none: items of a typed list (`PodList`) may omit it,
     /// and the API server's list answers always do.
@@ -40,7 +41,7 @@ pub enum Origin {
 
 impl Source {
     /// An object at `range` of `text`.
-    pub fn new(origin: Origin, text: Arc<str>, range: Range<usize>) -> Self {
+    pub fn new(origin: Origin, text: Arc<String>, range: Range<usize>) -> Self {
         debug_assert!(text.get(range.clone()).is_some());
         Source {
             origin,
@@ -246,7 +247,7 @@ mod tests {
     use super::*;
 
     fn source(json: &str) -> Source {
-        let text: Arc<str> = Arc::from(json);
+        let text = Arc::new(json.to_owned());
         Source::new(
             Origin::Json {
                 path: Arc::from("pods.json"),
