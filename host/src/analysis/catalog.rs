@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::config::Config;
-use crate::contract::{CheckKind, Severity};
+use crate::contract::{CheckKind, Pod, Severity};
 use crate::wasm::{BUILTINS, LoadError, LoadedPlugin, PluginOrigin, Runtime};
 
 /// How one check is applied.
@@ -34,6 +34,17 @@ pub struct ActivePlugin {
 impl ActivePlugin {
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Whether calling the plugin on `pod` can find anything: some check is enabled, and a
+    /// plugin of status checks only is not called on a pod without status (a workload's
+    /// template, a pod at admission), as the contract's `check-kind` allows.
+    pub fn applies_to(&self, pod: &Pod) -> bool {
+        let mut enabled = self.checks.iter().filter(|rule| rule.enabled);
+        match pod.status {
+            Some(_) => enabled.next().is_some(),
+            None => enabled.any(|rule| rule.kind == CheckKind::Spec),
+        }
     }
 
     pub fn rule(&self, check: &str) -> Option<&CheckRule> {

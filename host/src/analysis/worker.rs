@@ -49,7 +49,7 @@ impl<'a> Worker<'a> {
             pod: Arc::from(pod.record.metadata.name.as_str()),
         };
         for (plugin, slot) in self.catalog.plugins.iter().zip(&mut self.slots) {
-            if slot.disabled || plugin.checks.iter().all(|rule| !rule.enabled) {
+            if slot.disabled || !plugin.applies_to(&pod.record) {
                 continue;
             }
             let outcome = match slot.instance.take() {
