@@ -323,3 +323,43 @@ fn two_plugins_with_one_name_are_refused() {
         "{result:?}"
     );
 }
+
+#[test]
+fn a_plugin_failing_pod_after_pod_is_switched_off() {
+    let dir = temp_dir();
+    let pods: Vec<String> = (0..6)
+        .map(|i| format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}}}\nspec:\n  containers: [{{name: app, image: 'app:1'}}]\n"))
+        .collect();
+    let pods = write(dir.path(), "pods.yaml", &pods.join("---\n"));
+    let config = write(
+        dir.path(),
+        "config.yaml",
+        "plugins:\n  misbehave:\n    settings: {mode: loop}\n    limits: {timeoutMs: 50}\n",
+    );
+
+    let result = run(&[
+        "analyze",
+        "-f",
+        &pods,
+        "--plugin",
+        &plugin_wasm("misbehave"),
+        "--config",
+        &config,
+        "-o",
+        "json",
+    ]);
+
+    assert_eq!(result.code, 0, "{result:?}");
+    let report = result.json();
+    assert_eq!(report["summary"]["podsAnalyzed"], 6);
+    assert_eq!(
+        report["summary"]["missingLiveness"], 6,
+        "built-in checks ran on every pod"
+    );
+    let diagnostics = plugin_diagnostics(&report);
+    assert_eq!(diagnostics.len(), 3, "{diagnostics:?}");
+    assert!(
+        diagnostics[2].ends_with("it failed on 3 pods in a row and is not run on further pods"),
+        "{diagnostics:?}"
+    );
+}
