@@ -27,21 +27,25 @@ spec:
   containers: [{name: app, image: nginx}]
 "#;
 
-/// Runs the three pods with the `misbehave` plugin in `mode`; returns the run and its report.
-fn misbehave(mode: &str) -> (support::Run, serde_json::Value) {
+/// Runs `kube-devops analyze` on `pods` (YAML) with the `misbehave` plugin configured by
+/// `config` (YAML), asking for a JSON report.
+fn analyze_with_misbehave(pods: &str, config: &str) -> support::Run {
     let dir = temp_dir();
-    let pods = write(dir.path(), "pods.yaml", PODS);
-    let config = write(
-        dir.path(),
-        "config.yaml",
-        &format!(
-            "plugins:\n  misbehave:\n    settings: {{mode: {mode}, onlyPod: victim}}\n    limits: {{timeoutMs: 200, memoryMiB: 16}}\n"
-        ),
-    );
+    let pods = write(dir.path(), "pods.yaml", pods);
+    let config = write(dir.path(), "config.yaml", config);
     let wasm = plugin_wasm("misbehave");
-    let result = run(&[
+    run(&[
         "analyze", "-f", &pods, "--plugin", &wasm, "--config", &config, "-o", "json",
-    ]);
+    ])
+}
+
+/// Runs the three pods with the `misbehave` plugin in `mode`, aimed at `victim`; returns the run
+/// and its report.
+fn misbehave(mode: &str) -> (support::Run, serde_json::Value) {
+    let config = format!(
+        "plugins:\n  misbehave:\n    settings: {{mode: {mode}, onlyPod: victim}}\n    limits: {{timeoutMs: 200, memoryMiB: 16}}\n"
+    );
+    let result = analyze_with_misbehave(PODS, &config);
     let report = result.json();
     (result, report)
 }
@@ -184,22 +188,10 @@ fn pod_json_on_demand_is_the_object_as_read() {
 
 #[test]
 fn bad_settings_refuse_the_plugin_at_load_time() {
-    let dir = temp_dir();
-    let pods = write(dir.path(), "pods.yaml", PODS);
-    let config = write(
-        dir.path(),
-        "config.yaml",
+    let result = analyze_with_misbehave(
+        PODS,
         "plugins:\n  misbehave:\n    settings: {mode: explode}\n",
     );
-    let result = run(&[
-        "analyze",
-        "-f",
-        &pods,
-        "--plugin",
-        &plugin_wasm("misbehave"),
-        "--config",
-        &config,
-    ]);
     assert_eq!(result.code, 2, "{result:?}");
     assert!(
         result.stderr.contains(
@@ -326,28 +318,13 @@ fn two_plugins_with_one_name_are_refused() {
 
 #[test]
 fn a_plugin_failing_pod_after_pod_is_switched_off() {
-    let dir = temp_dir();
     let pods: Vec<String> = (0..6)
         .map(|i| format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}}}\nspec:\n  containers: [{{name: app, image: 'app:1'}}]\n"))
         .collect();
-    let pods = write(dir.path(), "pods.yaml", &pods.join("---\n"));
-    let config = write(
-        dir.path(),
-        "config.yaml",
-        "plugins:\n  misbehave:\n    settings: {mode: loop}\n    limits: {timeoutMs: 50}\n",
-    );
+    let config =
+        "plugins:\n  misbehave:\n    settings: {mode: loop}\n    limits: {timeoutMs: 50}\n";
 
-    let result = run(&[
-        "analyze",
-        "-f",
-        &pods,
-        "--plugin",
-        &plugin_wasm("misbehave"),
-        "--config",
-        &config,
-        "-o",
-        "json",
-    ]);
+    let result = analyze_with_misbehave(&pods.join("---\n"), config);
 
     assert_eq!(result.code, 0, "{result:?}");
     let report = result.json();
