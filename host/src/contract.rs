@@ -12,7 +12,7 @@ wasmtime::component::bindgen!({
     path: "../wit",
 });
 
-pub use kube_devops::analyzer::types::{
+pub use self::kube_devops::analyzer::types::{
     CheckInfo, CheckKind, Container, ContainerPort, ContainerState, ContainerStatus, KeyValue,
     ObjectMeta, PodSecurityContext, PodSpec, PodStatus, Probe, ProbeHandler, Resources,
     SecurityContext, Severity,
