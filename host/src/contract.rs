@@ -81,12 +81,3 @@ impl<'de> serde::Deserialize<'de> for Severity {
         text.parse().map_err(serde::de::Error::custom)
     }
 }
-
-impl CheckKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CheckKind::Spec => "spec",
-            CheckKind::Status => "status",
-        }
-    }
-}
