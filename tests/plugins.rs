@@ -414,3 +414,45 @@ fn many_pods_give_the_same_report_as_one_by_one() {
     sorted.sort();
     assert_eq!(order, sorted, "ties are ordered by pod name");
 }
+
+#[test]
+fn exemption_annotations_skip_pods_and_checks_on_pods_and_workloads() {
+    let floating = |name: &str, annotations: Value| {
+        serde_json::json!({"kind": "Pod", "metadata": {"name": name, "annotations": annotations},
+            "spec": {"containers": [{"name": "app", "image": "nginx"}]}})
+        .to_string()
+    };
+    let workload = serde_json::json!({"kind": "Deployment",
+        "metadata": {"name": "legacy", "annotations": {"devops.stochastic.io/exempt-checks": "latest-tag"}},
+        "spec": {"template": {"spec": {"containers": [{"name": "app", "image": "nginx"}]}}}})
+    .to_string();
+    let manifests = [
+        floating("plain", serde_json::json!({})),
+        floating("exempt", serde_json::json!({"devops.stochastic.io/exempt": "true"})),
+        floating("partly", serde_json::json!({"devops.stochastic.io/exempt-checks": "missing-liveness-probe, missing-readiness-probe"})),
+        workload,
+    ]
+    .join("\n");
+
+    let report = analyze(&manifests);
+
+    assert_eq!(
+        report.summary.pods_analyzed, 3,
+        "the fully exempt pod is not analysed"
+    );
+    assert_eq!(report.summary.exempted_pods, 1);
+    // partly: two probe findings dropped; legacy: its latest-tag finding dropped.
+    assert_eq!(report.summary.exempted_findings, 3);
+    let mut latest: Vec<&str> = findings_of(&report, "latest-tag")
+        .iter()
+        .map(|f| &*f.pod)
+        .collect();
+    latest.sort();
+    assert_eq!(latest, ["partly", "plain"]);
+    let mut liveness: Vec<&str> = findings_of(&report, "missing-liveness-probe")
+        .iter()
+        .map(|f| &*f.pod)
+        .collect();
+    liveness.sort();
+    assert_eq!(liveness, ["legacy", "plain"]);
+}

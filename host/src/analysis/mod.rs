@@ -1,9 +1,10 @@
 //! The analysis engine every mode shares: which plugins run ([`catalog`]), configured how
-//! ([`config`]), over which pods ([`run`]), one thread's plugin instances ([`worker`]), and the
+//! ([`config`]), which pods and checks are exempt ([`exemption`]), over which pods ([`run`]), one thread's plugin instances ([`worker`]), and the
 //! scores ([`score`]) and report ([`report`]) that come out.
 
 pub mod catalog;
 pub mod config;
+pub mod exemption;
 pub mod report;
 pub mod run;
 pub mod score;

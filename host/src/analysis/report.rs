@@ -39,6 +39,10 @@ pub struct Summary {
     pub pending: u64,
     pub health_score: u8,
     pub status: &'static str,
+    /// Pods not analysed: annotated `devops.stochastic.io/exempt: "true"`.
+    pub exempted_pods: u64,
+    /// Findings dropped by `devops.stochastic.io/exempt-checks`.
+    pub exempted_findings: u64,
     /// Σ magnitude per enabled check id, 0 included.
     pub checks: BTreeMap<String, u64>,
 }
@@ -99,6 +103,10 @@ pub struct PodResult {
     pub namespace: String,
     pub findings: Vec<FindingRow>,
     pub diagnostics: Vec<Diagnostic>,
+    /// The pod is exempt from every check and was not analysed.
+    pub exempt: bool,
+    /// Findings dropped because the pod is exempt from their check.
+    pub exempted_findings: u64,
 }
 
 /// Accumulates results, in input order, into a [`Report`].
@@ -110,10 +118,17 @@ pub struct Aggregator {
     diagnostics: Vec<Diagnostic>,
     skipped: BTreeMap<String, u64>,
     input_errors: usize,
+    exempted_pods: u64,
+    exempted_findings: u64,
 }
 
 impl Aggregator {
     pub fn add_pod(&mut self, result: PodResult) {
+        self.exempted_findings += result.exempted_findings;
+        if result.exempt {
+            self.exempted_pods += 1;
+            return;
+        }
         let namespace = match self.namespaces.get_mut(&result.namespace) {
             Some(tally) => tally,
             None => self.namespaces.entry(result.namespace.clone()).or_default(),
@@ -188,6 +203,8 @@ impl Aggregator {
             pending: self.cluster.check(PENDING),
             health_score: score,
             status: status(score),
+            exempted_pods: self.exempted_pods,
+            exempted_findings: self.exempted_findings,
             checks,
         };
         let namespaces = self

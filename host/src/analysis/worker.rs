@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use super::catalog::{ActivePlugin, Catalog};
+use super::exemption::Exemption;
 use super::report::{Diagnostic, DiagnosticKind, FindingRow, PodResult};
 use crate::contract::Finding;
 use crate::pod::PodInput;
@@ -44,6 +45,11 @@ impl<'a> Worker<'a> {
             namespace: pod.record.metadata.namespace.clone(),
             ..PodResult::default()
         };
+        let exemption = Exemption::of(&pod.record);
+        if exemption == Exemption::All {
+            result.exempt = true;
+            return result;
+        }
         let names = PodNames {
             namespace: Arc::from(pod.record.metadata.namespace.as_str()),
             pod: Arc::from(pod.record.metadata.name.as_str()),
@@ -64,7 +70,7 @@ impl<'a> Worker<'a> {
             match outcome {
                 Ok(findings) => {
                     slot.failures = 0;
-                    accept(plugin, pod, &names, findings, &mut result);
+                    accept(plugin, pod, &names, &exemption, findings, &mut result);
                 }
                 Err(error) => {
                     // The failed instance was not put back: the next pod gets a fresh one.
@@ -94,11 +100,12 @@ struct PodNames {
     pod: Arc<str>,
 }
 
-/// Keeps the findings of enabled, declared checks; reports the malformed ones.
+/// Keeps the findings of enabled, declared, non-exempt checks; reports the malformed ones.
 fn accept(
     plugin: &ActivePlugin,
     pod: &PodInput,
     names: &PodNames,
+    exemption: &Exemption,
     findings: Vec<Finding>,
     result: &mut PodResult,
 ) {
@@ -127,6 +134,10 @@ fn accept(
             continue;
         };
         if !rule.enabled {
+            continue;
+        }
+        if exemption.covers(&rule.id) {
+            result.exempted_findings += 1;
             continue;
         }
         let severity = match finding.severity {

@@ -34,6 +34,13 @@ impl fmt::Display for Text<'_> {
         line(f, "Cluster Health Score", summary.health_score)?;
         line(f, "Cluster Status", summary.status)?;
         writeln!(f, "======================================")?;
+        if summary.exempted_pods + summary.exempted_findings > 0 {
+            writeln!(
+                f,
+                "Exempted by annotation: {} pod(s) not analysed, {} finding(s) dropped",
+                summary.exempted_pods, summary.exempted_findings
+            )?;
+        }
 
         let others: Vec<_> = summary
             .checks
