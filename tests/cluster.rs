@@ -137,10 +137,10 @@ fn missing_kubeconfig_file_is_a_cluster_error() {
 #[test]
 fn list_pods_pages_through_every_pod() {
     let server = ApiServer::start();
-    // More than two pages of 500, in two namespaces.
+    // More than two pages of 500, in two namespaces; lists are ordered by namespace, then name.
     server.add_pods((0..1100).map(|i| {
         pod(
-            if i % 2 == 0 { "shop" } else { "kube-system" },
+            if i % 2 == 0 { "shop" } else { "tools" },
             &format!("pod-{i:04}"),
             "nginx:1.27",
             "Running",

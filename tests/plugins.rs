@@ -228,6 +228,35 @@ fn pending_is_one_per_pending_pod_and_never_for_templates() {
 }
 
 #[test]
+fn pending_counts_after_min_pending_seconds_measured_from_creation() {
+    let spec = serde_json::json!({"containers": [container("app", "a:1")]});
+    let created = |name: &str, timestamp: &str| {
+        let mut object: Value = serde_json::from_str(&pod(
+            name,
+            spec.clone(),
+            Some(serde_json::json!({"phase": "Pending"})),
+        ))
+        .expect("json");
+        object["metadata"]["creationTimestamp"] = Value::from(timestamp);
+        object.to_string()
+    };
+    // Far in the past, and far in the future (so "now" is always before it).
+    let manifests = [
+        created("stuck", "2020-01-01T00:00:00Z"),
+        created("fresh", "2999-01-01T00:00:00Z"),
+    ]
+    .join("\n");
+    let config = "plugins:\n  pending:\n    settings: {minPendingSeconds: 300}\n";
+    let report = analyze_with(config, &manifests, &Filter::default());
+    let pending = findings_of(&report, "pending");
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(&*pending[0].pod, "stuck");
+    assert!(pending[0].message.contains(" s"), "{}", pending[0].message);
+    // Without the setting, every Pending pod counts.
+    assert_eq!(findings_of(&analyze(&manifests), "pending").len(), 2);
+}
+
+#[test]
 fn score_is_integer_division_of_weighted_findings_per_pod() {
     // Pod a: latest (5) + no liveness (3) + no readiness (2) = 10.
     // Pod b: 9 restarts → 6 × 5 = 30, Pending → 4. Pod c: clean. raw = 44, 44 / 3 = 14 → 86.

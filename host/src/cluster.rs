@@ -136,6 +136,27 @@ impl Cluster {
         &self.url
     }
 
+    /// The kube-rs client, for the modes that drive it themselves (the operator).
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
+    /// Creates or updates the DevOpsPolicy CRD by server-side apply.
+    pub async fn apply_crd(
+        &self,
+        crd: &k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+    ) -> Result<(), ClusterError> {
+        use kube::ResourceExt;
+        use kube::api::{Patch, PatchParams};
+        let api: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
+            Api::all(self.client.clone());
+        let params = PatchParams::apply("kube-devops").force();
+        api.patch(&crd.name_any(), &params, &Patch::Apply(crd))
+            .await
+            .map_err(|error| self.fail("apply the CustomResourceDefinition", error))?;
+        Ok(())
+    }
+
     /// The server's `gitVersion` (`v1.31.2`).
     pub async fn server_version(&self) -> Result<String, ClusterError> {
         let info = self

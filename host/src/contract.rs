@@ -75,6 +75,20 @@ impl serde::Serialize for Severity {
     }
 }
 
+/// In CRD schemas (the policy's `severityOverrides`), a severity is one of four strings.
+impl schemars::JsonSchema for Severity {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Severity".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "enum": Severity::ALL.map(Severity::as_str),
+        })
+    }
+}
+
 impl<'de> serde::Deserialize<'de> for Severity {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;

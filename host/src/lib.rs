@@ -10,5 +10,7 @@ pub mod cli;
 pub mod cluster;
 pub mod contract;
 pub mod manifest;
+pub mod operator;
 pub mod pod;
+pub mod policy;
 pub mod wasm;

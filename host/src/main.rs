@@ -10,7 +10,12 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    // The operator is a long-running service: its lifecycle belongs in the log.
+    let level = match cli.command {
+        cli::Command::Operator(_) => "info",
+        _ => "warn",
+    };
+    init_logging(cli.log_format, level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -26,11 +31,11 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr: human-readable on a terminal, JSON in a cluster or when asked.
-/// `RUST_LOG` sets the level (default `warn`; kube's client builder is quiet by default because
+/// `RUST_LOG` sets the level (default `warn`, `info` for the operator; kube's client builder is quiet by default because
 /// its connection errors come back to us and are reported once, with advice).
-fn init_logging(format: Option<LogFormat>) {
+fn init_logging(format: Option<LogFormat>, level: &str) {
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("warn,kube_client::client::builder=off"));
+        .unwrap_or_else(|_| EnvFilter::new(format!("{level},kube_client::client::builder=off")));
     let in_cluster = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
     let format = format.unwrap_or(if in_cluster {
         LogFormat::Json

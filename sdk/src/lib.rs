@@ -66,6 +66,46 @@ pub fn pod_json() -> String {
     bindings::kube_devops::analyzer::host::pod_json()
 }
 
+/// When the host began analysing this pod, in Unix seconds: the only clock a plugin sees.
+pub fn analysis_time() -> i64 {
+    bindings::kube_devops::analyzer::host::analysis_time()
+}
+
+/// Unix seconds of a Kubernetes timestamp (`2026-11-26T12:00:00Z`, the RFC 3339 UTC form the
+/// API server writes), or `None` for anything else.
+pub fn parse_timestamp(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    let shape_ok = bytes.len() == 20
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && bytes[10] == b'T'
+        && bytes[13] == b':'
+        && bytes[16] == b':'
+        && bytes[19] == b'Z';
+    if !shape_ok {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second)
+}
+
 /// An analyzer plugin: its metadata, how it is built from its settings, and its check.
 ///
 /// The host calls [`Plugin::metadata`] once at load, builds the plugin with [`Plugin::new`] from
@@ -118,6 +158,21 @@ macro_rules! export_plugin {
 pub mod prelude {
     pub use crate::{
         CheckInfo, CheckKind, Container, Finding, ImageRef, NoSettings, Plugin, PluginMetadata,
-        Pod, Severity, export_plugin,
+        Pod, Severity, analysis_time, export_plugin, parse_timestamp, pod_json,
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_timestamp;
+
+    #[test]
+    fn kubernetes_timestamps_are_unix_seconds() {
+        assert_eq!(parse_timestamp("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_timestamp("2000-03-01T00:00:00Z"), Some(951_868_800));
+        assert_eq!(parse_timestamp("2026-11-26T12:30:15Z"), Some(1_795_696_215));
+        assert_eq!(parse_timestamp("2026-11-26 12:30:15"), None);
+        assert_eq!(parse_timestamp("2026-13-26T12:30:15Z"), None);
+        assert_eq!(parse_timestamp(""), None);
+    }
 }

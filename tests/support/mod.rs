@@ -4,6 +4,7 @@
 #![allow(dead_code)] // Each test crate uses a different part.
 
 pub mod apiserver;
+pub mod operator;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

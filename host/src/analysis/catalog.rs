@@ -89,20 +89,31 @@ pub enum SetupError {
         first: String,
         second: String,
     },
-    #[error(
-        "config file names plugin `{name}`, but no plugin of that name is loaded (loaded: {known})"
-    )]
+    #[error("there is no plugin named `{name}` (loaded: {known})")]
     UnknownPlugin { name: String, known: String },
-    #[error(
-        "config file names check `{check}`, but no loaded plugin provides it (checks: {known})"
-    )]
+    #[error("no loaded plugin provides check `{check}` (checks: {known})")]
     UnknownCheck { check: String, known: String },
+    #[error("plugin `{plugin}` has no check `{check}` (its checks: {known})")]
+    UnknownPluginCheck {
+        plugin: String,
+        check: String,
+        known: String,
+    },
 }
 
 impl Catalog {
     /// Loads the built-in plugins and those at `paths`, configured by `config`.
     pub fn load(config: &Config, paths: &PluginPaths) -> Result<Self, SetupError> {
-        let runtime = Runtime::new()?;
+        Self::load_in(&Runtime::new()?, config, paths)
+    }
+
+    /// As [`Catalog::load`], on an existing runtime: a long-running process (the operator, the
+    /// webhook) builds many catalogs and keeps one engine and epoch ticker for all.
+    pub fn load_in(
+        runtime: &Arc<Runtime>,
+        config: &Config,
+        paths: &PluginPaths,
+    ) -> Result<Self, SetupError> {
         let settings_for = |name: &str| config.plugin(name);
         let mut loaded = Vec::new();
         for builtin in BUILTINS {
@@ -143,7 +154,7 @@ impl Catalog {
                     CheckRule {
                         id: Arc::from(check.id.as_str()),
                         description: check.description.clone(),
-                        enabled: overrides.and_then(|o| o.enabled).unwrap_or(true),
+                        enabled: config.check_enabled(&plugin.metadata.name, &check.id),
                         severity: severity.unwrap_or(check.default_severity),
                         weight: overrides
                             .and_then(|o| o.weight)
@@ -188,6 +199,29 @@ fn check_config_names(config: &Config, loaded: &[LoadedPlugin]) -> Result<(), Se
             name: name.clone(),
             known: plugins.join(", "),
         });
+    }
+    for (name, plugin_config) in &config.plugins {
+        let Some(plugin) = loaded.iter().find(|plugin| &plugin.metadata.name == name) else {
+            continue;
+        };
+        let own: Vec<&str> = plugin
+            .metadata
+            .checks
+            .iter()
+            .map(|check| check.id.as_str())
+            .collect();
+        if let Some(check) = plugin_config
+            .checks
+            .iter()
+            .flatten()
+            .find(|check| !own.contains(&check.as_str()))
+        {
+            return Err(SetupError::UnknownPluginCheck {
+                plugin: name.clone(),
+                check: check.clone(),
+                known: own.join(", "),
+            });
+        }
     }
     let checks: Vec<&str> = loaded
         .iter()

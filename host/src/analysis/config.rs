@@ -12,6 +12,8 @@
 //!     limits: {timeoutMs: 50}    # overrides the global limits for this plugin
 //!   pending:
 //!     enabled: false
+//!   probes:
+//!     checks: [missing-liveness-probe]   # only these of the plugin's checks run
 //! checks:
 //!   missing-readiness-probe: {enabled: false}
 //!   high-restarts: {weight: 8, severity: critical}
@@ -55,6 +57,9 @@ pub struct PluginConfig {
     pub enabled: Option<bool>,
     /// Any JSON value; the plugin validates it. Default `{}`.
     pub settings: Option<serde_json::Value>,
+    /// The plugin's checks that run; the others are off. Default all; `checks:` entries
+    /// still override a check's `enabled`.
+    pub checks: Option<Vec<String>>,
     #[serde(default)]
     pub limits: LimitsConfig,
 }
@@ -112,6 +117,19 @@ impl Config {
         let limits = self.limits.apply(Limits::default());
         let limits = plugin.map_or(limits, |plugin| plugin.limits.apply(limits));
         (settings, limits)
+    }
+
+    /// Whether `check` of plugin `plugin` runs: its `checks:` entry, else the plugin's
+    /// `checks` list, else true.
+    pub fn check_enabled(&self, plugin: &str, check: &str) -> bool {
+        self.checks
+            .get(check)
+            .and_then(|rule| rule.enabled)
+            .or_else(|| {
+                let listed = self.plugins.get(plugin)?.checks.as_ref()?;
+                Some(listed.iter().any(|id| id == check))
+            })
+            .unwrap_or(true)
     }
 
     pub fn plugin_enabled(&self, name: &str) -> bool {

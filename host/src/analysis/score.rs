@@ -24,6 +24,20 @@ impl Tally {
         }
     }
 
+    /// Takes back a finding added by [`Tally::add_finding`]; a check whose total falls to 0
+    /// leaves the map, so a tally built incrementally equals one built from scratch.
+    pub fn remove_finding(&mut self, check: &str, weight: u32, magnitude: u32) {
+        self.raw = self
+            .raw
+            .saturating_sub(u64::from(weight) * u64::from(magnitude));
+        if let Some(total) = self.checks.get_mut(check) {
+            *total = total.saturating_sub(u64::from(magnitude));
+            if *total == 0 {
+                self.checks.remove(check);
+            }
+        }
+    }
+
     pub fn merge(&mut self, other: &Tally) {
         self.pods += other.pods;
         self.raw += other.raw;
@@ -108,5 +122,15 @@ mod tests {
         assert_eq!(tally.raw, 35);
         assert_eq!(tally.check("high-restarts"), 5);
         assert_eq!(tally.score(), 65);
+    }
+
+    #[test]
+    fn removing_a_finding_undoes_adding_it() {
+        let mut tally = Tally::default();
+        tally.add_finding("latest-tag", 5, 1);
+        let before = tally.clone();
+        tally.add_finding("high-restarts", 6, 5);
+        tally.remove_finding("high-restarts", 6, 5);
+        assert_eq!(tally, before);
     }
 }

@@ -7,6 +7,7 @@
 //! [`MAX_CONSECUTIVE_FAILURES`] pods in a row is switched off for the rest of the run.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::catalog::{ActivePlugin, Catalog};
 use super::exemption::Exemption;
@@ -27,16 +28,34 @@ struct Slot {
     disabled: bool,
 }
 
+/// Told of every plugin call (the operator and the webhook export them as metrics).
+pub trait CallObserver: Sync {
+    fn observe(&self, plugin: &str, elapsed: Duration, failed: bool);
+}
+
 /// Runs pods through every plugin of a catalog, on the calling thread.
 pub struct Worker<'a> {
     catalog: &'a Catalog,
     slots: Vec<Slot>,
+    observer: Option<&'a dyn CallObserver>,
 }
 
 impl<'a> Worker<'a> {
     pub fn new(catalog: &'a Catalog) -> Self {
         let slots = catalog.plugins.iter().map(|_| Slot::default()).collect();
-        Worker { catalog, slots }
+        Worker {
+            catalog,
+            slots,
+            observer: None,
+        }
+    }
+
+    /// A worker that reports each plugin call to `observer`.
+    pub fn observed(catalog: &'a Catalog, observer: &'a dyn CallObserver) -> Self {
+        Worker {
+            observer: Some(observer),
+            ..Worker::new(catalog)
+        }
     }
 
     /// Every enabled check's findings for `pod`; plugin failures become diagnostics.
@@ -58,6 +77,7 @@ impl<'a> Worker<'a> {
             if slot.disabled || !plugin.applies_to(&pod.record) {
                 continue;
             }
+            let started = Instant::now();
             let outcome = match slot.instance.take() {
                 Some(instance) => Ok(instance),
                 None => Instance::start(&plugin.plugin),
@@ -67,6 +87,9 @@ impl<'a> Worker<'a> {
                 slot.instance = Some(instance);
                 Ok(findings)
             });
+            if let Some(observer) = self.observer {
+                observer.observe(plugin.name(), started.elapsed(), outcome.is_err());
+            }
             match outcome {
                 Ok(findings) => {
                     slot.failures = 0;

@@ -4,6 +4,7 @@
 
 mod analyze;
 mod cluster_commands;
+mod operator_commands;
 mod output;
 mod render;
 
@@ -59,6 +60,61 @@ pub enum Command {
     /// 0 fine, 1 a --fail-under/--fail-on gate failed, 2 usage or config error, 3 some input
     /// documents were invalid (the rest is still analysed), 4 cluster unreachable or API error.
     Analyze(AnalyzeArgs),
+    /// Run the operator: watch pods and DevOpsPolicies, keep policy statuses, PolicyReports and
+    /// metrics current. Runs until SIGTERM or SIGINT. See docs/operator.md.
+    Operator(OperatorArgs),
+    /// The DevOpsPolicy custom resource definition.
+    #[command(subcommand)]
+    Crd(CrdCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CrdCommand {
+    /// Print the CRD manifest (YAML), derived from the operator's own types.
+    Generate,
+    /// Create or update the CRD in the cluster (server-side apply).
+    Install(CrdInstallArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CrdInstallArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct OperatorArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Watch only this namespace (repeatable); all namespaces by default.
+    #[arg(short, long = "namespace", value_name = "NS")]
+    pub namespaces: Vec<String>,
+    /// Also analyse system namespaces when watching all namespaces.
+    #[arg(long)]
+    pub include_system: bool,
+    /// Address for /healthz, /readyz and /metrics.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
+    pub metrics_addr: std::net::SocketAddr,
+    /// Elect a leader with a Lease so that only one replica writes. Default: on inside a
+    /// cluster, off elsewhere.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub leader_election: Option<bool>,
+    /// Name of the leader Lease.
+    #[arg(long, value_name = "NAME", default_value = "kube-devops-operator")]
+    pub lease_name: String,
+    /// Namespace of the leader Lease. Default: POD_NAMESPACE, else `default`.
+    #[arg(long, value_name = "NS", env = "POD_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+    /// Seconds a lease lasts without renewal: how long a standby waits before taking over
+    /// from a leader that died.
+    #[arg(long, value_name = "SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
+    pub lease_duration: u64,
+    /// This replica's identity in the lease. Default: POD_NAME (or HOSTNAME) and the process id.
+    #[arg(long, value_name = "NAME")]
+    pub identity: Option<String>,
+    /// Directory of custom plugin modules that policies name (`plugins[].source.file`).
+    #[arg(long, value_name = "DIR")]
+    pub plugin_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -172,5 +228,8 @@ pub async fn run(cli: Cli) -> Exit {
         Command::Check(args) => cluster_commands::check(&args).await,
         Command::List(ListCommand::Pods(args)) => cluster_commands::list_pods(&args).await,
         Command::Analyze(args) => analyze::run(&args).await,
+        Command::Operator(args) => operator_commands::operator(args).await,
+        Command::Crd(CrdCommand::Generate) => output::print(crate::policy::crd_yaml()),
+        Command::Crd(CrdCommand::Install(args)) => operator_commands::install_crd(&args).await,
     }
 }

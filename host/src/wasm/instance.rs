@@ -82,7 +82,13 @@ impl Instance {
     /// The plugin's findings for `pod`.
     pub fn analyze(&mut self, pod: &PodInput) -> Result<Vec<Finding>, CallError> {
         self.arm();
-        self.store.data_mut().pod = Some(pod.source.clone());
+        let state = self.store.data_mut();
+        state.pod = Some(pod.source.clone());
+        state.analysis_time = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| {
+                i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
+            });
         let result = self.bindings.call_analyze(&mut self.store, &pod.record);
         self.store.data_mut().pod = None;
         result.map_err(|error| classify(&self.store, self.limits, error))

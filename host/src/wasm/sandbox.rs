@@ -32,6 +32,8 @@ pub struct HostState {
     output: TailBuffer,
     /// The pod of the call in progress, for `pod-json`.
     pub(super) pod: Option<Arc<PodSource>>,
+    /// Unix seconds when the call in progress began, for `analysis-time`.
+    pub(super) analysis_time: i64,
 }
 
 impl HostState {
@@ -60,6 +62,7 @@ impl HostState {
             limits,
             output,
             pod: None,
+            analysis_time: 0,
         }
     }
 
@@ -92,6 +95,10 @@ impl host::Host for HostState {
         self.pod
             .as_ref()
             .map_or_else(|| "{}".to_owned(), |pod| pod.pod_json())
+    }
+
+    fn analysis_time(&mut self) -> i64 {
+        self.analysis_time
     }
 }
 

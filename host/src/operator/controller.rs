@@ -1,0 +1,777 @@
+//! The controller loop: one task owns the state and reacts to watch events, analysis results
+//! and policy catalogs, in order.
+//!
+//! - Policies are watched first; each namespace's policy becomes a plugin catalog (the first
+//!   policy by name is in effect; a namespace without one uses the defaults).
+//! - Pods are then watched. Every change is queued (coalesced per pod), analysed in batches on
+//!   the analysis threads, and applied to the state if no newer change overtook it. After a
+//!   re-list (watch expired, API server restarted) pods the list no longer has are forgotten, and
+//!   pods whose version did not change are not analysed again.
+//! - A policy change rebuilds that namespace's catalog and re-analyses that namespace only, from
+//!   one list of its pods (the operator does not keep pod objects).
+//! - Changed namespaces are flushed to the writer shortly after they change (a short debounce
+//!   batches bursts), once the initial sync is done, and only while leading.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use futures::stream::{BoxStream, SelectAll};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::ListParams;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use kube::{Api, Client, Resource, ResourceExt};
+use tokio::sync::{mpsc, watch};
+
+use super::metrics::Metrics;
+use super::pods::{AnalysisPool, Done, Job, PodKey, WatchedPod};
+use super::state::Governance;
+use super::status::{Effect, policy_report, policy_status, same_state};
+use super::writer::{ClassChange, NamespaceWrite, StatusWrite};
+use crate::analysis::{Catalog, is_system_namespace};
+use crate::policy::{DevOpsPolicy, load_catalog};
+use crate::wasm::Runtime;
+
+/// Pods per analysis batch.
+const BATCH: usize = 128;
+/// How long changes gather before a namespace is written.
+const FLUSH_DELAY: Duration = Duration::from_millis(100);
+
+/// What the controller watches and where custom plugins live.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// Only these namespaces; all when empty.
+    pub namespaces: Vec<String>,
+    /// Also system namespaces when watching all.
+    pub include_system: bool,
+    /// Directory of custom plugin modules named by policies.
+    pub plugin_dir: Option<PathBuf>,
+    /// Analysis threads.
+    pub threads: usize,
+}
+
+/// What reaches the loop besides watch events.
+enum Message {
+    CatalogBuilt {
+        namespace: String,
+        token: u64,
+        result: Result<Catalog, String>,
+    },
+    Relisted {
+        namespace: String,
+        pods: Vec<WatchedPod>,
+    },
+}
+
+/// A namespace's catalog and how its policies stand.
+struct NamespacePolicy {
+    catalog: Arc<Catalog>,
+    /// The policy in effect, and why not when it could not be loaded.
+    active: Option<String>,
+    error: Option<String>,
+}
+
+/// Work queued or in flight for a pod.
+struct Latest {
+    seq: u64,
+    resource_version: Box<str>,
+    in_flight: u32,
+}
+
+pub struct Controller {
+    client: Client,
+    scope: Scope,
+    runtime: Arc<Runtime>,
+    metrics: Arc<Metrics>,
+    default_catalog: Arc<Catalog>,
+    state: Governance,
+    policies: BTreeMap<String, BTreeMap<String, DevOpsPolicy>>,
+    namespace_policies: HashMap<String, NamespacePolicy>,
+    /// Catalog builds in flight, by namespace: only the latest token's result is used.
+    building: HashMap<String, u64>,
+    next_token: u64,
+    next_seq: u64,
+    queue: VecDeque<PodKey>,
+    queued: HashMap<PodKey, (u64, WatchedPod)>,
+    latest: HashMap<PodKey, Latest>,
+    batches_in_flight: usize,
+    pool: AnalysisPool,
+    messages: mpsc::UnboundedSender<Message>,
+    /// Keys seen since each pod watcher's `Init`, by watcher.
+    pod_init: HashMap<usize, HashSet<PodKey>>,
+    policy_init: Option<HashSet<(String, String)>>,
+    policies_synced: bool,
+    pods_listed: bool,
+    synced: bool,
+    dirty: BTreeSet<String>,
+    flush_at: Option<Instant>,
+    writes: mpsc::UnboundedSender<NamespaceWrite>,
+    leader: watch::Receiver<bool>,
+}
+
+impl Controller {
+    /// Runs until `shutdown` turns true.
+    pub async fn run(
+        client: Client,
+        scope: Scope,
+        runtime: Arc<Runtime>,
+        default_catalog: Arc<Catalog>,
+        metrics: Arc<Metrics>,
+        writes: mpsc::UnboundedSender<NamespaceWrite>,
+        leader: watch::Receiver<bool>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let (messages, mut inbox) = mpsc::unbounded_channel();
+        let (results, mut analysed) = mpsc::unbounded_channel();
+        let pool = AnalysisPool::start(scope.threads, metrics.clone(), results);
+        let mut controller = Controller {
+            client: client.clone(),
+            scope,
+            runtime,
+            metrics,
+            default_catalog,
+            state: Governance::default(),
+            policies: BTreeMap::new(),
+            namespace_policies: HashMap::new(),
+            building: HashMap::new(),
+            next_token: 0,
+            next_seq: 0,
+            queue: VecDeque::new(),
+            queued: HashMap::new(),
+            latest: HashMap::new(),
+            batches_in_flight: 0,
+            pool,
+            messages,
+            pod_init: HashMap::new(),
+            policy_init: None,
+            policies_synced: false,
+            pods_listed: false,
+            synced: false,
+            dirty: BTreeSet::new(),
+            flush_at: None,
+            writes,
+            leader: leader.clone(),
+        };
+        let mut policy_events = controller.policy_stream();
+        let mut pod_events: Option<SelectAll<BoxStream<'static, (usize, PodEvent)>>> = None;
+        let mut leader = leader;
+        loop {
+            if pod_events.is_none() && controller.policies_synced && controller.building.is_empty()
+            {
+                tracing::info!("policies loaded; watching pods");
+                pod_events = Some(controller.pod_streams());
+            }
+            let flush_at = controller.flush_at;
+            tokio::select! {
+                _ = shutdown.wait_for(|stop| *stop) => break,
+                Some(event) = policy_events.next() => controller.on_policy_event(event),
+                Some((index, event)) = next_pod_event(&mut pod_events) => controller.on_pod_event(index, event),
+                Some(done) = analysed.recv() => controller.on_analysed(done),
+                Some(message) = inbox.recv() => controller.on_message(message),
+                changed = leader.changed() => {
+                    if changed.is_err() { break; }
+                    if *leader.borrow() {
+                        controller.metrics.leader.set(1);
+                        controller.mark_all_dirty();
+                    } else {
+                        controller.metrics.leader.set(0);
+                    }
+                }
+                () = sleep_until(flush_at) => controller.flush(),
+            }
+            controller.dispatch();
+        }
+    }
+
+    fn policy_stream(&self) -> BoxStream<'static, Result<Event<DevOpsPolicy>, watcher::Error>> {
+        let config = watcher::Config::default();
+        if self.scope.namespaces.is_empty() {
+            watcher::watcher(Api::<DevOpsPolicy>::all(self.client.clone()), config)
+                .default_backoff()
+                .boxed()
+        } else {
+            futures::stream::select_all(self.scope.namespaces.iter().map(|namespace| {
+                watcher::watcher(
+                    Api::<DevOpsPolicy>::namespaced(self.client.clone(), namespace),
+                    config.clone(),
+                )
+                .default_backoff()
+                .boxed()
+            }))
+            .boxed()
+        }
+    }
+
+    fn pod_streams(&self) -> SelectAll<BoxStream<'static, (usize, PodEvent)>> {
+        let config = watcher::Config::default();
+        let apis: Vec<Api<WatchedPod>> = if self.scope.namespaces.is_empty() {
+            vec![Api::all(self.client.clone())]
+        } else {
+            self.scope
+                .namespaces
+                .iter()
+                .map(|namespace| Api::namespaced(self.client.clone(), namespace))
+                .collect()
+        };
+        futures::stream::select_all(apis.into_iter().enumerate().map(|(index, api)| {
+            watcher::watcher(api, config.clone())
+                .default_backoff()
+                .map(move |event| (index, event))
+                .boxed()
+        }))
+    }
+
+    fn tracks(&self, namespace: &str) -> bool {
+        !self.scope.namespaces.is_empty()
+            || self.scope.include_system
+            || !is_system_namespace(namespace)
+    }
+
+    // --- policies -------------------------------------------------------------------------
+
+    fn on_policy_event(&mut self, event: Result<Event<DevOpsPolicy>, watcher::Error>) {
+        let event = match event {
+            Ok(event) => event,
+            Err(error) => {
+                self.watch_error("policy", &error);
+                return;
+            }
+        };
+        self.metrics.reconciles.with_label_values(&["policy"]).inc();
+        match event {
+            Event::Init => self.policy_init = Some(HashSet::new()),
+            Event::InitApply(policy) => {
+                if let Some(seen) = &mut self.policy_init {
+                    seen.insert((policy.namespace().unwrap_or_default(), policy.name_any()));
+                }
+                self.apply_policy(policy);
+            }
+            Event::InitDone => {
+                let seen = self.policy_init.take().unwrap_or_default();
+                let gone: Vec<(String, String)> = self
+                    .policies
+                    .iter()
+                    .flat_map(|(namespace, policies)| {
+                        policies
+                            .keys()
+                            .map(move |name| (namespace.clone(), name.clone()))
+                    })
+                    .filter(|key| !seen.contains(key))
+                    .collect();
+                for (namespace, name) in gone {
+                    self.delete_policy(&namespace, &name);
+                }
+                self.policies_synced = true;
+            }
+            Event::Apply(policy) => self.apply_policy(policy),
+            Event::Delete(policy) => {
+                self.delete_policy(&policy.namespace().unwrap_or_default(), &policy.name_any());
+            }
+        }
+    }
+
+    fn apply_policy(&mut self, policy: DevOpsPolicy) {
+        let namespace = policy.namespace().unwrap_or_default();
+        let name = policy.name_any();
+        let policies = self.policies.entry(namespace.clone()).or_default();
+        let spec_changed = policies.get(&name).is_none_or(|old| {
+            old.spec != policy.spec || old.metadata.generation != policy.metadata.generation
+        });
+        policies.insert(name, policy);
+        if spec_changed {
+            self.rebuild(&namespace);
+        }
+        self.mark_dirty(&namespace);
+    }
+
+    fn delete_policy(&mut self, namespace: &str, name: &str) {
+        if let Some(policies) = self.policies.get_mut(namespace) {
+            policies.remove(name);
+            if policies.is_empty() {
+                self.policies.remove(namespace);
+            }
+        }
+        self.rebuild(namespace);
+        self.mark_dirty(namespace);
+    }
+
+    /// Builds the namespace's catalog from its policy in effect, off the async runtime (loading
+    /// runs plugins), then re-analyses the namespace.
+    fn rebuild(&mut self, namespace: &str) {
+        let active = self
+            .policies
+            .get(namespace)
+            .and_then(|policies| policies.values().next())
+            .map(|policy| policy.spec.clone());
+        self.next_token += 1;
+        let token = self.next_token;
+        self.building.insert(namespace.to_owned(), token);
+        let runtime = self.runtime.clone();
+        let plugin_dir = self.scope.plugin_dir.clone();
+        let messages = self.messages.clone();
+        let namespace = namespace.to_owned();
+        let spawned = std::thread::Builder::new()
+            .name("policy-load".to_owned())
+            .spawn(move || {
+                let result = match active {
+                    Some(spec) => load_catalog(&runtime, &spec, plugin_dir.as_deref())
+                        .map_err(|error| error.to_string()),
+                    None => Err(String::new()),
+                };
+                let _ = messages.send(Message::CatalogBuilt {
+                    namespace,
+                    token,
+                    result,
+                });
+            });
+        if let Err(error) = spawned {
+            tracing::error!(error = %error, "cannot start a thread to load a policy");
+        }
+    }
+
+    fn on_catalog_built(&mut self, namespace: String, token: u64, result: Result<Catalog, String>) {
+        if self.building.get(&namespace) != Some(&token) {
+            return;
+        }
+        self.building.remove(&namespace);
+        let active = self
+            .policies
+            .get(&namespace)
+            .and_then(|policies| policies.keys().next().cloned());
+        match (active, result) {
+            (None, _) => {
+                self.namespace_policies.remove(&namespace);
+            }
+            (Some(policy), Ok(catalog)) => {
+                tracing::info!(namespace = %namespace, policy = %policy, "policy in effect");
+                self.namespace_policies.insert(
+                    namespace.clone(),
+                    NamespacePolicy {
+                        catalog: Arc::new(catalog),
+                        active: Some(policy),
+                        error: None,
+                    },
+                );
+            }
+            (Some(policy), Err(error)) => {
+                tracing::warn!(namespace = %namespace, policy = %policy, error = %error, "policy cannot be loaded; the namespace is analysed with the defaults");
+                self.metrics
+                    .reconcile_errors
+                    .with_label_values(&["policy"])
+                    .inc();
+                self.namespace_policies.insert(
+                    namespace.clone(),
+                    NamespacePolicy {
+                        catalog: self.default_catalog.clone(),
+                        active: Some(policy),
+                        error: Some(error),
+                    },
+                );
+            }
+        }
+        self.mark_dirty(&namespace);
+        if self.pods_listed || !self.pod_init.is_empty() {
+            self.relist(namespace);
+        }
+    }
+
+    /// Lists the namespace's pods once, to analyse them again under a new policy.
+    fn relist(&self, namespace: String) {
+        let api: Api<WatchedPod> = Api::namespaced(self.client.clone(), &namespace);
+        let messages = self.messages.clone();
+        tokio::spawn(async move {
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                match list_all(&api).await {
+                    Ok(pods) => {
+                        let _ = messages.send(Message::Relisted { namespace, pods });
+                        return;
+                    }
+                    Err(error) => {
+                        tracing::warn!(namespace = %namespace, error = %error, "cannot list the namespace's pods to apply its policy; retrying");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(10));
+                    }
+                }
+            }
+        });
+    }
+
+    // --- pods ----------------------------------------------------------------------------
+
+    fn on_pod_event(&mut self, index: usize, event: PodEvent) {
+        let event = match event {
+            Ok(event) => event,
+            Err(error) => {
+                self.watch_error("pod", &error);
+                return;
+            }
+        };
+        match event {
+            Event::Init => {
+                self.pod_init.insert(index, HashSet::new());
+            }
+            Event::InitApply(pod) => {
+                if let Some(seen) = self.pod_init.get_mut(&index) {
+                    seen.insert(pod.key());
+                }
+                self.pod_changed(pod);
+            }
+            Event::InitDone => {
+                let seen = self.pod_init.remove(&index).unwrap_or_default();
+                let in_scope = |key: &PodKey| {
+                    self.scope.namespaces.is_empty()
+                        || self.scope.namespaces.get(index) == Some(&key.namespace)
+                };
+                let gone: Vec<PodKey> = self
+                    .known_pods()
+                    .into_iter()
+                    .filter(|key| in_scope(key) && !seen.contains(key))
+                    .collect();
+                for key in gone {
+                    self.pod_deleted(&key);
+                }
+                if self.pod_init.is_empty() {
+                    self.pods_listed = true;
+                }
+            }
+            Event::Apply(pod) => self.pod_changed(pod),
+            Event::Delete(pod) => self.pod_deleted(&pod.key()),
+        }
+    }
+
+    fn known_pods(&self) -> Vec<PodKey> {
+        let mut keys: Vec<PodKey> = self
+            .state
+            .pod_keys()
+            .into_iter()
+            .map(|(namespace, name)| PodKey { namespace, name })
+            .collect();
+        keys.extend(self.latest.keys().cloned());
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+
+    /// The newest version of the pod the controller has seen.
+    fn newest_version(&self, key: &PodKey) -> Option<&str> {
+        match self.latest.get(key) {
+            Some(latest) => Some(&latest.resource_version),
+            None => self
+                .state
+                .pod(&key.namespace, &key.name)
+                .map(|record| &*record.resource_version),
+        }
+    }
+
+    fn pod_changed(&mut self, pod: WatchedPod) {
+        if !self.tracks(pod.namespace()) {
+            return;
+        }
+        let key = pod.key();
+        if self.newest_version(&key) == Some(pod.resource_version()) {
+            return;
+        }
+        self.enqueue(key, pod);
+    }
+
+    fn enqueue(&mut self, key: PodKey, pod: WatchedPod) {
+        self.next_seq += 1;
+        let seq = self.next_seq;
+        let latest = self.latest.entry(key.clone()).or_insert(Latest {
+            seq,
+            resource_version: Box::from(""),
+            in_flight: 0,
+        });
+        latest.seq = seq;
+        latest.resource_version = Box::from(pod.resource_version());
+        if self.queued.insert(key.clone(), (seq, pod)).is_none() {
+            self.queue.push_back(key);
+        }
+    }
+
+    fn pod_deleted(&mut self, key: &PodKey) {
+        self.metrics.reconciles.with_label_values(&["pod"]).inc();
+        self.queued.remove(key);
+        if let Some(latest) = self.latest.get_mut(key) {
+            // Results still in flight for the pod are now stale.
+            self.next_seq += 1;
+            latest.seq = self.next_seq;
+            if latest.in_flight == 0 {
+                self.latest.remove(key);
+            }
+        }
+        if self.state.remove(&key.namespace, &key.name) {
+            self.mark_dirty(&key.namespace);
+            self.metrics
+                .record_state(&self.state, std::iter::once(key.namespace.as_str()));
+        }
+    }
+
+    fn on_relisted(&mut self, namespace: &str, pods: Vec<WatchedPod>) {
+        let mut requeued = 0;
+        for pod in pods {
+            let key = pod.key();
+            // Only the version last seen: an older one would undo a newer change, and a pod
+            // the watch has not reported yet will be analysed when it is.
+            if self.newest_version(&key) == Some(pod.resource_version()) {
+                self.enqueue(key, pod);
+                requeued += 1;
+            }
+        }
+        tracing::debug!(namespace, pods = requeued, "re-analysing the namespace");
+    }
+
+    /// Hands queued pods to the analysis threads, keeping a few batches per thread in flight.
+    fn dispatch(&mut self) {
+        let limit = self.scope.threads.max(1) * 2;
+        while self.batches_in_flight < limit && !self.queue.is_empty() {
+            let mut batch = Vec::with_capacity(BATCH);
+            while batch.len() < BATCH {
+                let Some(key) = self.queue.pop_front() else {
+                    break;
+                };
+                let Some((seq, pod)) = self.queued.remove(&key) else {
+                    continue;
+                };
+                if let Some(latest) = self.latest.get_mut(&key) {
+                    latest.in_flight += 1;
+                }
+                let catalog = self
+                    .namespace_policies
+                    .get(&key.namespace)
+                    .map_or_else(|| self.default_catalog.clone(), |n| n.catalog.clone());
+                batch.push(Job { seq, pod, catalog });
+            }
+            if batch.is_empty() {
+                break;
+            }
+            if !self.pool.submit(batch) {
+                tracing::error!("the analysis threads have stopped");
+                return;
+            }
+            self.batches_in_flight += 1;
+        }
+        self.check_synced();
+    }
+
+    fn on_analysed(&mut self, results: Vec<Done>) {
+        let started = Instant::now();
+        self.batches_in_flight = self.batches_in_flight.saturating_sub(1);
+        let mut changed: BTreeSet<String> = BTreeSet::new();
+        let count = results.len();
+        for done in results {
+            let Some(latest) = self.latest.get_mut(&done.key) else {
+                continue;
+            };
+            latest.in_flight = latest.in_flight.saturating_sub(1);
+            let current = latest.seq == done.seq;
+            if latest.in_flight == 0 && !self.queued.contains_key(&done.key) {
+                self.latest.remove(&done.key);
+            }
+            if !current {
+                continue;
+            }
+            for diagnostic in &done.diagnostics {
+                tracing::warn!(pod = %format!("{}/{}", done.key.namespace, done.key.name), "{diagnostic}");
+            }
+            match done.outcome {
+                Ok(record) => {
+                    self.state
+                        .upsert(&done.key.namespace, &done.key.name, record);
+                }
+                Err(reason) => {
+                    tracing::warn!(pod = %format!("{}/{}", done.key.namespace, done.key.name), "cannot read the pod: {reason}");
+                    self.metrics
+                        .reconcile_errors
+                        .with_label_values(&["pod"])
+                        .inc();
+                    self.state.remove(&done.key.namespace, &done.key.name);
+                }
+            }
+            changed.insert(done.key.namespace);
+        }
+        self.metrics
+            .reconciles
+            .with_label_values(&["pod"])
+            .inc_by(count as u64);
+        self.metrics
+            .record_state(&self.state, changed.iter().map(String::as_str));
+        for namespace in &changed {
+            self.mark_dirty(namespace);
+        }
+        if count > 0 {
+            self.metrics
+                .reconcile_duration
+                .with_label_values(&["pod"])
+                .observe(started.elapsed().as_secs_f64() / count as f64);
+        }
+    }
+
+    fn on_message(&mut self, message: Message) {
+        match message {
+            Message::CatalogBuilt {
+                namespace,
+                token,
+                result,
+            } => self.on_catalog_built(namespace, token, result),
+            Message::Relisted { namespace, pods } => self.on_relisted(&namespace, pods),
+        }
+    }
+
+    /// The initial sync is done once every pod listed has been analysed.
+    fn check_synced(&mut self) {
+        if self.synced
+            || !self.pods_listed
+            || !self.queue.is_empty()
+            || self.batches_in_flight > 0
+            || !self.building.is_empty()
+        {
+            return;
+        }
+        self.synced = true;
+        self.metrics
+            .ready
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        tracing::info!(
+            pods = self.state.cluster().tally.pods + self.state.cluster().exempted_pods,
+            score = self.state.cluster().score(),
+            "initial sync done"
+        );
+        self.mark_all_dirty();
+    }
+
+    fn watch_error(&self, kind: &str, error: &watcher::Error) {
+        tracing::warn!(error = %error, "{kind} watch failed; retrying");
+        self.metrics
+            .reconcile_errors
+            .with_label_values(&[if kind == "pod" {
+                "pod_watch"
+            } else {
+                "policy_watch"
+            }])
+            .inc();
+    }
+
+    // --- writing -------------------------------------------------------------------------
+
+    fn mark_dirty(&mut self, namespace: &str) {
+        self.dirty.insert(namespace.to_owned());
+        if self.flush_at.is_none() {
+            self.flush_at = Some(Instant::now() + FLUSH_DELAY);
+        }
+    }
+
+    fn mark_all_dirty(&mut self) {
+        let namespaces: Vec<String> = self
+            .state
+            .namespaces()
+            .map(|(namespace, _)| namespace.to_owned())
+            .chain(self.policies.keys().cloned())
+            .collect();
+        for namespace in namespaces {
+            self.mark_dirty(&namespace);
+        }
+    }
+
+    fn flush(&mut self) {
+        self.flush_at = None;
+        if !self.synced {
+            // Written once the initial sync is done (check_synced marks everything).
+            return;
+        }
+        let dirty = std::mem::take(&mut self.dirty);
+        if !*self.leader.borrow() {
+            return;
+        }
+        let now = Timestamp::now();
+        for namespace in dirty {
+            let write = self.namespace_write(&namespace, now);
+            if self.writes.send(write).is_err() {
+                return;
+            }
+        }
+    }
+
+    fn namespace_write(&self, namespace: &str, now: Timestamp) -> NamespaceWrite {
+        let scope = self.state.namespace(namespace);
+        let in_effect = self.namespace_policies.get(namespace);
+        let mut statuses = Vec::new();
+        for (name, policy) in self.policies.get(namespace).into_iter().flatten() {
+            let effect = match in_effect {
+                Some(NamespacePolicy {
+                    active: Some(active),
+                    error,
+                    ..
+                }) if active == name => match error {
+                    Some(error) => Effect::Invalid(error.clone()),
+                    None => Effect::Active,
+                },
+                Some(NamespacePolicy {
+                    active: Some(active),
+                    ..
+                }) => Effect::Superseded(active.clone()),
+                // Its catalog is still loading: say nothing yet.
+                _ => continue,
+            };
+            let status = policy_status(policy, scope, &effect, now);
+            let previous = policy.status.as_ref();
+            if previous.is_some_and(|previous| same_state(previous, &status)) {
+                continue;
+            }
+            let class_change = previous
+                .filter(|previous| !previous.status.is_empty() && previous.status != status.status)
+                .map(|previous| ClassChange {
+                    from: previous.status.clone(),
+                    to: status.status.clone(),
+                    score: status.health_score,
+                    reference: policy.object_ref(&()),
+                });
+            statuses.push(StatusWrite {
+                policy: name.clone(),
+                status,
+                class_change,
+            });
+        }
+        NamespaceWrite {
+            namespace: namespace.to_owned(),
+            statuses,
+            report: policy_report(namespace, scope),
+        }
+    }
+}
+
+type PodEvent = Result<Event<WatchedPod>, watcher::Error>;
+
+async fn next_pod_event(
+    streams: &mut Option<SelectAll<BoxStream<'static, (usize, PodEvent)>>>,
+) -> Option<(usize, PodEvent)> {
+    match streams {
+        Some(streams) => streams.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Every pod of the API's scope, page by page.
+async fn list_all(api: &Api<WatchedPod>) -> Result<Vec<WatchedPod>, kube::Error> {
+    let mut pods = Vec::new();
+    let mut params = ListParams::default().limit(crate::cluster::PAGE_SIZE);
+    loop {
+        let page = api.list(&params).await?;
+        pods.extend(page.items);
+        match page.metadata.continue_.filter(|token| !token.is_empty()) {
+            Some(token) => params.continue_token = Some(token),
+            None => return Ok(pods),
+        }
+    }
+}

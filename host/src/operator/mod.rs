@@ -1,0 +1,172 @@
+//! Operator mode (`kube-devops operator`): keeps every namespace's governance state current as
+//! pods and policies change, with the same plugins as the CLI.
+//!
+//! - [`controller`] owns the state and reacts to watch events; [`pods`] analyses on threads of
+//!   its own; [`state`] keeps per pod only its findings, and the counts behind the scores.
+//! - [`status`] computes policy statuses and PolicyReports; [`writer`] applies them (leader
+//!   only); [`leader`] runs the Lease election; [`metrics`] serves health and Prometheus.
+
+pub mod controller;
+pub mod leader;
+pub mod metrics;
+pub mod pods;
+pub mod state;
+pub mod status;
+pub mod writer;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::{Api, Client};
+use tokio::sync::{mpsc, watch};
+
+use crate::analysis::{Catalog, Config, PluginPaths, SetupError};
+use crate::wasm::Runtime;
+
+pub use controller::Scope;
+pub use leader::LeaseConfig;
+
+/// How the operator runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub scope: Scope,
+    pub metrics_addr: SocketAddr,
+    /// `None`: always the leader (one replica, or leader election off).
+    pub lease: Option<LeaseConfig>,
+    pub identity: String,
+}
+
+/// Why the operator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum OperatorError {
+    #[error("cannot serve metrics on {address}: {source}")]
+    Bind {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot load the built-in plugins: {0}")]
+    Plugins(#[from] SetupError),
+    #[error("cannot wait for termination signals: {0}")]
+    Signals(std::io::Error),
+}
+
+/// Runs the operator until SIGTERM or SIGINT; then releases the lease and returns.
+pub async fn run(client: Client, options: Options) -> Result<(), OperatorError> {
+    let listener = metrics::bind(options.metrics_addr)
+        .await
+        .map_err(|source| OperatorError::Bind {
+            address: options.metrics_addr,
+            source,
+        })?;
+    let address = listener.local_addr().unwrap_or(options.metrics_addr);
+    let runtime = Runtime::new().map_err(SetupError::from)?;
+    let default_catalog = Arc::new(Catalog::load_in(
+        &runtime,
+        &Config::default(),
+        &PluginPaths::default(),
+    )?);
+    let metrics = metrics::Metrics::new();
+    let (shutdown_tx, shutdown) = watch::channel(false);
+
+    let server = {
+        let metrics = metrics.clone();
+        let mut stop = shutdown.clone();
+        tokio::spawn(async move {
+            let stopped = async move {
+                let _ = stop.wait_for(|stop| *stop).await;
+            };
+            if let Err(error) = metrics::serve(listener, metrics, stopped).await {
+                tracing::error!(error = %error, "the metrics server failed");
+            }
+        })
+    };
+    tracing::info!(addr = %address, "serving /healthz, /readyz and /metrics");
+
+    let (leader_tx, leader) = watch::channel(false);
+    let election = match options.lease.clone() {
+        Some(lease) => {
+            let api: Api<Lease> = Api::namespaced(client.clone(), &lease.namespace);
+            Some(tokio::spawn(leader::run(
+                api,
+                lease,
+                leader_tx,
+                shutdown.clone(),
+            )))
+        }
+        None => {
+            leader_tx.send_replace(true);
+            metrics.leader.set(1);
+            // Keep the sender alive: a closed channel would read as an ended term.
+            let mut stop = shutdown.clone();
+            Some(tokio::spawn(async move {
+                let _ = stop.wait_for(|stop| *stop).await;
+                drop(leader_tx);
+            }))
+        }
+    };
+
+    let (writes_tx, writes) = mpsc::unbounded_channel();
+    let writer = tokio::spawn(writer::run(
+        client.clone(),
+        options.identity.clone(),
+        metrics.clone(),
+        writes,
+        leader.clone(),
+    ));
+
+    let controller = tokio::spawn(controller::Controller::run(
+        client,
+        options.scope,
+        runtime,
+        default_catalog,
+        metrics,
+        writes_tx,
+        leader,
+        shutdown.clone(),
+    ));
+
+    wait_for_signal().await.map_err(OperatorError::Signals)?;
+    tracing::info!("shutting down");
+    shutdown_tx.send_replace(true);
+    let _ = controller.await;
+    if let Some(election) = election {
+        // Releasing the lease is one or two requests; do not hang on a dead API server.
+        let _ = tokio::time::timeout(Duration::from_secs(5), election).await;
+    }
+    writer.abort();
+    let _ = server.await;
+    Ok(())
+}
+
+async fn wait_for_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = interrupt.recv() => {}
+    }
+    Ok(())
+}
+
+/// This replica's name: the pod name in a cluster (`POD_NAME`, else `HOSTNAME`), else the
+/// host name and process id.
+pub fn default_identity() -> String {
+    std::env::var("POD_NAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "kube-devops".to_owned())
+        + &format!("-{}", std::process::id())
+}
+
+/// Where the plugin directory option lands.
+pub fn scope(namespaces: Vec<String>, include_system: bool, plugin_dir: Option<PathBuf>) -> Scope {
+    Scope {
+        namespaces,
+        include_system,
+        plugin_dir,
+        threads: std::thread::available_parallelism().map_or(1, usize::from),
+    }
+}

@@ -1,0 +1,232 @@
+//! Pods as the operator receives them, and the threads that analyse them.
+//!
+//! The watch hands over [`WatchedPod`]s: the metadata kube-rs's watcher needs, and the object's
+//! JSON text, read by the same [`crate::pod::read`] as manifest files and CLI pages. The text is
+//! dropped once analysed; only the findings are kept ([`super::state::PodRecord`]).
+//!
+//! Analysis runs on threads of its own ([`AnalysisPool`]), never on the async runtime's: plugin
+//! calls are CPU work, and WASI's blocking output must not block a runtime thread.
+
+use std::collections::HashMap;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::Resource;
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::state::PodRecord;
+use crate::analysis::Catalog;
+use crate::analysis::worker::{CallObserver, Worker};
+use crate::pod::{self, Origin, Read, Source};
+
+/// A pod from the API server: its metadata, and its JSON until analysed.
+#[derive(Debug, Clone)]
+pub struct WatchedPod {
+    metadata: ObjectMeta,
+    json: Arc<String>,
+}
+
+impl WatchedPod {
+    pub fn namespace(&self) -> &str {
+        self.metadata.namespace.as_deref().unwrap_or_default()
+    }
+
+    pub fn name(&self) -> &str {
+        self.metadata.name.as_deref().unwrap_or_default()
+    }
+
+    pub fn resource_version(&self) -> &str {
+        self.metadata
+            .resource_version
+            .as_deref()
+            .unwrap_or_default()
+    }
+
+    pub fn key(&self) -> PodKey {
+        PodKey {
+            namespace: self.namespace().to_owned(),
+            name: self.name().to_owned(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for WatchedPod {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Metadata {
+            #[serde(default)]
+            metadata: ObjectMeta,
+        }
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        let Metadata { metadata } =
+            serde_json::from_str(raw.get()).map_err(serde::de::Error::custom)?;
+        Ok(WatchedPod {
+            metadata,
+            json: Arc::new(raw.get().to_owned()),
+        })
+    }
+}
+
+impl Resource for WatchedPod {
+    type DynamicType = ();
+    type Scope = k8s_openapi::NamespaceResourceScope;
+
+    fn kind(_: &()) -> std::borrow::Cow<'_, str> {
+        "Pod".into()
+    }
+    fn group(_: &()) -> std::borrow::Cow<'_, str> {
+        "".into()
+    }
+    fn version(_: &()) -> std::borrow::Cow<'_, str> {
+        "v1".into()
+    }
+    fn plural(_: &()) -> std::borrow::Cow<'_, str> {
+        "pods".into()
+    }
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+/// A pod's identity in the operator's state.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PodKey {
+    pub namespace: String,
+    pub name: String,
+}
+
+/// One pod to analyse with its namespace's catalog. `seq` orders the operator's requests, so
+/// a result overtaken by a newer change is recognised and dropped.
+pub struct Job {
+    pub seq: u64,
+    pub pod: WatchedPod,
+    pub catalog: Arc<Catalog>,
+}
+
+/// What the analysis of one job produced.
+pub struct Done {
+    pub seq: u64,
+    pub key: PodKey,
+    /// The pod's record, or why it could not be read.
+    pub outcome: Result<PodRecord, String>,
+    /// Plugin failures, already worded for the log.
+    pub diagnostics: Vec<String>,
+}
+
+/// Threads that analyse batches of jobs and send each batch's results back.
+pub struct AnalysisPool {
+    jobs: Option<mpsc::Sender<Vec<Job>>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl AnalysisPool {
+    pub fn start(
+        threads: usize,
+        observer: Arc<dyn CallObserver + Send>,
+        results: UnboundedSender<Vec<Done>>,
+    ) -> Self {
+        let (jobs, queue) = mpsc::channel::<Vec<Job>>();
+        let queue = Arc::new(Mutex::new(queue));
+        let threads = (0..threads.max(1))
+            .filter_map(|index| {
+                let queue = queue.clone();
+                let observer = observer.clone();
+                let results = results.clone();
+                std::thread::Builder::new()
+                    .name(format!("analysis-{index}"))
+                    .spawn(move || {
+                        loop {
+                            let batch = match queue.lock() {
+                                Ok(queue) => queue.recv(),
+                                Err(_) => return,
+                            };
+                            let Ok(batch) = batch else { return };
+                            if results.send(analyze_batch(batch, &*observer)).is_err() {
+                                return;
+                            }
+                        }
+                    })
+                    .ok()
+            })
+            .collect();
+        AnalysisPool {
+            jobs: Some(jobs),
+            threads,
+        }
+    }
+
+    /// Queues a batch; false once the pool has stopped.
+    pub fn submit(&self, batch: Vec<Job>) -> bool {
+        self.jobs
+            .as_ref()
+            .is_some_and(|jobs| jobs.send(batch).is_ok())
+    }
+}
+
+impl Drop for AnalysisPool {
+    fn drop(&mut self) {
+        // Closing the queue ends every thread after its current batch.
+        self.jobs.take();
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Analyses a batch, one worker (one set of plugin instances) per catalog in it.
+pub fn analyze_batch(batch: Vec<Job>, observer: &dyn CallObserver) -> Vec<Done> {
+    let mut workers: HashMap<*const Catalog, Worker<'_>> = HashMap::new();
+    let catalogs: Vec<Arc<Catalog>> = batch.iter().map(|job| job.catalog.clone()).collect();
+    let mut done = Vec::with_capacity(batch.len());
+    for (job, catalog) in batch.into_iter().zip(&catalogs) {
+        let worker = workers
+            .entry(Arc::as_ptr(catalog))
+            .or_insert_with(|| Worker::observed(catalog, observer));
+        done.push(analyze_one(worker, job));
+    }
+    done
+}
+
+fn analyze_one(worker: &mut Worker<'_>, job: Job) -> Done {
+    let key = job.pod.key();
+    let resource_version: Box<str> = job.pod.resource_version().into();
+    let text = job.pod.json;
+    let range = 0..text.len();
+    let source =
+        Source::new(Origin::Cluster, text, range).with_implied_kind(Some(Arc::from("Pod")));
+    let outcome = match pod::read(source) {
+        Ok(Read::Pod(input)) => {
+            let result = worker.analyze(&input);
+            let diagnostics = result
+                .diagnostics
+                .into_iter()
+                .map(|diagnostic| diagnostic.message)
+                .collect();
+            return Done {
+                seq: job.seq,
+                key,
+                outcome: Ok(PodRecord {
+                    resource_version,
+                    exempt: result.exempt,
+                    exempted_findings: u32::try_from(result.exempted_findings).unwrap_or(u32::MAX),
+                    findings: result.findings.into(),
+                }),
+                diagnostics,
+            };
+        }
+        Ok(Read::Skipped { kind }) => Err(format!("not a pod (kind {kind})")),
+        Err(error) => Err(error.reason),
+    };
+    Done {
+        seq: job.seq,
+        key,
+        outcome,
+        diagnostics: Vec::new(),
+    }
+}

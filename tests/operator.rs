@@ -1,0 +1,424 @@
+//! `kube-devops operator` against the loopback API server fixture: the real binary, its real
+//! kube-rs client, watch streams, server-side apply, leases. Every wait is on a condition of the
+//! fixture's store (woken by each change) or of the operator's log, with a deadline.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::apiserver::{ApiServer, pod};
+use support::operator::{DEADLINE, Operator};
+
+const NS: &str = "shop";
+
+fn policy(name: &str, spec: Value) -> Value {
+    json!({
+        "apiVersion": "devops.stochastic.io/v1",
+        "kind": "DevOpsPolicy",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": spec,
+    })
+}
+
+/// Waits until the policy's status satisfies `check`, and returns it.
+fn wait_status(server: &ApiServer, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    server.wait_for(DEADLINE, what, |store| {
+        let status = store.object("devopspolicies", Some(NS), "default")?["status"].clone();
+        check(&status).then_some(status)
+    })
+}
+
+fn report(server: &ApiServer) -> Value {
+    server
+        .object("policyreports", Some(NS), "kube-devops")
+        .unwrap_or(Value::Null)
+}
+
+fn start_operator(server: &ApiServer, dir: &std::path::Path, extra: &[&str]) -> Operator {
+    let kubeconfig = server.kubeconfig(dir);
+    let mut args = vec!["--leader-election=false"];
+    args.extend_from_slice(extra);
+    Operator::start(&kubeconfig, &args)
+}
+
+#[test]
+fn a_pod_appearing_changing_and_leaving_moves_status_report_and_metrics() {
+    let server = ApiServer::start();
+    let dir = support::temp_dir();
+    server.apply_object(policy("default", json!({})));
+    server.apply_object(pod(NS, "web", "nginx:1.27", "Running", 0));
+    let operator = start_operator(&server, dir.path(), &[]);
+
+    let status = wait_status(&server, "the clean pod is counted", |status| {
+        status["podsAnalyzed"] == 1
+    });
+    assert_eq!(status["healthScore"], 100);
+    assert_eq!(operator.get("/readyz").0, 200);
+
+    server.apply_object(pod(NS, "web", "nginx:latest", "Running", 0));
+    let status = wait_status(&server, "the latest tag is reported", |status| {
+        status["findingsByCheck"]["latest-tag"] == 1
+    });
+    assert_eq!(status["healthScore"], 95);
+    assert_eq!(status["status"], "Healthy");
+    assert_eq!(status["findingsBySeverity"]["high"], 1);
+    assert_eq!(status["violations"][0]["check"], "latest-tag");
+    assert_eq!(status["violations"][0]["pod"], "web");
+    let conditions = status["conditions"].as_array().expect("conditions");
+    assert!(
+        conditions
+            .iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    );
+    assert!(
+        conditions
+            .iter()
+            .any(|c| c["type"] == "Enforcing" && c["reason"] == "AuditMode")
+    );
+    server.wait_until(DEADLINE, "the report lists the finding", |store| {
+        store
+            .object("policyreports", Some(NS), "kube-devops")
+            .is_some_and(|report| report["summary"]["fail"] == 1)
+    });
+    let report = report(&server);
+    assert_eq!(report["results"][0]["rule"], "latest-tag");
+    assert_eq!(report["results"][0]["result"], "fail");
+    assert_eq!(report["results"][0]["resources"][0]["name"], "web");
+
+    // /metrics is valid exposition text and says what the status says.
+    let (code, body) = operator.get("/metrics");
+    assert_eq!(code, 200);
+    let sample = format!("kube_devops_namespace_health_score{{namespace=\"{NS}\"}}");
+    assert_eq!(support::operator::parse_metric(&body, &sample), Some(95.0));
+    assert_eq!(
+        support::operator::parse_metric(
+            &body,
+            "kube_devops_findings{check=\"latest-tag\",severity=\"high\"}"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        support::operator::parse_metric(&body, "kube_devops_pods_tracked"),
+        Some(1.0)
+    );
+
+    server.apply_object(pod(NS, "web", "nginx:1.28", "Running", 0));
+    let status = wait_status(&server, "the fixed pod recovers the score", |status| {
+        status["healthScore"] == 100 && status["podsAnalyzed"] == 1
+    });
+    assert!(
+        status["findingsByCheck"].get("latest-tag").is_none(),
+        "{status}"
+    );
+
+    server.apply_object(pod(NS, "worker", "busybox", "Running", 0));
+    wait_status(&server, "a second pod is counted", |status| {
+        status["podsAnalyzed"] == 2 && status["findingsByCheck"]["latest-tag"] == 1
+    });
+    server.delete_object("v1", "Pod", Some(NS), "worker");
+    let status = wait_status(&server, "the deleted pod leaves the counts", |status| {
+        status["podsAnalyzed"] == 1
+    });
+    assert_eq!(status["healthScore"], 100);
+    assert_eq!(operator.terminate(), 0);
+}
+
+#[test]
+fn a_policy_edit_reevaluates_its_namespace_and_exempt_pods_are_not_counted() {
+    let server = ApiServer::start();
+    let dir = support::temp_dir();
+    server.apply_object(policy("default", json!({"forbidLatestTag": true})));
+    server.apply_object(pod(NS, "web", "nginx:latest", "Running", 0));
+    let mut exempt = pod(NS, "legacy", "legacy:latest", "Running", 0);
+    exempt["metadata"]["annotations"] = json!({"devops.stochastic.io/exempt": "true"});
+    server.apply_object(exempt);
+    let mut partly = pod(NS, "batch", "batch:latest", "Running", 0);
+    partly["metadata"]["annotations"] = json!({"devops.stochastic.io/exempt-checks": "latest-tag"});
+    server.apply_object(partly);
+    // Another namespace, without policy: analysed with the defaults, untouched by the edit.
+    server.apply_object(pod("other", "api", "api:latest", "Running", 0));
+    let _operator = start_operator(&server, dir.path(), &[]);
+
+    let status = wait_status(&server, "the first evaluation", |status| {
+        status["findingsByCheck"]["latest-tag"] == 1
+    });
+    assert_eq!(status["podsAnalyzed"], 2);
+    assert_eq!(status["exempted"], 1);
+    assert_eq!(status["exemptedFindings"], 1);
+    assert_eq!(status["observedGeneration"], 1);
+    let reports_before = server
+        .requests_with_method("PATCH", "/apis/wgpolicyk8s.io/v1alpha2/namespaces/other/")
+        .len();
+
+    let mut edited = server
+        .object("devopspolicies", Some(NS), "default")
+        .expect("policy");
+    edited["spec"] = json!({"forbidLatestTag": false, "severityOverrides": {"missing-liveness-probe": "critical"}});
+    server.apply_object(edited);
+    let status = wait_status(&server, "the edit is applied", |status| {
+        status["observedGeneration"] == 2
+    });
+    assert_eq!(status["healthScore"], 100);
+    assert!(
+        status["findingsByCheck"].get("latest-tag").is_none(),
+        "{status}"
+    );
+    assert_eq!(
+        server
+            .requests_with_method("GET", "/api/v1/namespaces/shop/pods")
+            .len(),
+        1,
+        "the namespace is listed once to re-analyse it"
+    );
+    assert!(
+        server
+            .requests_with_method("GET", "/api/v1/namespaces/other/pods")
+            .is_empty()
+    );
+    assert_eq!(
+        server
+            .requests_with_method("PATCH", "/apis/wgpolicyk8s.io/v1alpha2/namespaces/other/")
+            .len(),
+        reports_before,
+        "the other namespace is not rewritten"
+    );
+    server.wait_until(
+        DEADLINE,
+        "the namespace without policy has a report",
+        |store| {
+            store
+                .object("policyreports", Some("other"), "kube-devops")
+                .is_some_and(|report| report["summary"]["fail"] == 1)
+        },
+    );
+}
+
+#[test]
+fn an_invalid_policy_is_reported_in_its_status() {
+    let server = ApiServer::start();
+    let dir = support::temp_dir();
+    server.apply_object(policy(
+        "default",
+        json!({"severityOverrides": {"latest-tags": "high"}}),
+    ));
+    server.apply_object(pod(NS, "web", "nginx:latest", "Running", 0));
+    let _operator = start_operator(&server, dir.path(), &[]);
+    let status = wait_status(&server, "the policy is refused", |status| {
+        status["conditions"]
+            .as_array()
+            .is_some_and(|conditions| conditions.iter().any(|c| c["reason"] == "InvalidPolicy"))
+    });
+    let ready = status["conditions"]
+        .as_array()
+        .and_then(|conditions| conditions.iter().find(|c| c["type"] == "Ready"))
+        .expect("Ready condition");
+    assert_eq!(ready["status"], "False");
+    assert!(
+        ready["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("latest-tags"),
+        "{ready}"
+    );
+    // The namespace is still analysed, with the defaults.
+    assert_eq!(status["findingsByCheck"]["latest-tag"], 1);
+}
+
+#[test]
+fn without_the_policyreport_crd_the_operator_says_so_once_and_goes_on() {
+    let server = ApiServer::start();
+    let dir = support::temp_dir();
+    server.set_installed("policyreports", false);
+    server.apply_object(policy("default", json!({})));
+    server.apply_object(pod(NS, "web", "nginx:latest", "Running", 0));
+    server.apply_object(pod("other", "api", "api:latest", "Running", 0));
+    let operator = start_operator(&server, dir.path(), &[]);
+    wait_status(&server, "the status is written", |status| {
+        status["findingsByCheck"]["latest-tag"] == 1
+    });
+    operator.wait_for_log("PolicyReport CRD");
+    server.apply_object(pod(NS, "web", "nginx:1.27", "Running", 0));
+    wait_status(&server, "later changes still reach the status", |status| {
+        status["healthScore"] == 100
+    });
+    assert_eq!(
+        operator.log_lines("PolicyReport CRD").len(),
+        1,
+        "{}",
+        operator.log()
+    );
+}
+
+#[test]
+fn one_leader_writes_a_standby_takes_over_and_sigterm_releases_the_lease() {
+    let server = ApiServer::start();
+    let dir = support::temp_dir();
+    let kubeconfig = server.kubeconfig(dir.path());
+    server.apply_object(policy("default", json!({})));
+    server.apply_object(pod(NS, "web", "nginx:latest", "Running", 0));
+    let election = |identity: &'static str| {
+        Operator::start(
+            &kubeconfig,
+            &[
+                "--leader-election",
+                "--lease-namespace",
+                "default",
+                "--lease-duration",
+                "2",
+                "--identity",
+                identity,
+            ],
+        )
+    };
+    let first = election("replica-a");
+    let holder = |server: &ApiServer| -> String {
+        server.wait_for(DEADLINE, "a replica holds the lease", |store| {
+            let lease = store.object("leases", Some("default"), "kube-devops-operator")?;
+            lease["spec"]["holderIdentity"].as_str().map(str::to_owned)
+        })
+    };
+    assert_eq!(holder(&server), "replica-a");
+    wait_status(&server, "the leader writes", |status| {
+        status["findingsByCheck"]["latest-tag"] == 1
+    });
+    let second = election("replica-b");
+    second.wait_for_log("initial sync done");
+    assert_eq!(first.metric("kube_devops_leader"), Some(1.0));
+    assert_eq!(second.metric("kube_devops_leader"), Some(0.0));
+    // The standby analysed everything but wrote nothing.
+    assert_eq!(second.metric("kube_devops_pods_tracked"), Some(1.0));
+    server.apply_object(pod(NS, "web", "nginx:1.27", "Running", 0));
+    wait_status(&server, "the leader writes the change", |status| {
+        status["healthScore"] == 100
+    });
+    let (_, standby_metrics) = second.get("/metrics");
+    assert!(
+        !standby_metrics.contains("kube_devops_writes_total{"),
+        "the standby wrote:\n{standby_metrics}"
+    );
+
+    // The leader dies without releasing: the standby takes over once the lease expires.
+    first.kill();
+    server.wait_until(DEADLINE, "the standby takes the lease", |store| {
+        store
+            .object("leases", Some("default"), "kube-devops-operator")
+            .is_some_and(|lease| lease["spec"]["holderIdentity"] == "replica-b")
+    });
+    server.apply_object(pod(NS, "web", "nginx:latest", "Running", 0));
+    wait_status(&server, "the new leader writes", |status| {
+        status["findingsByCheck"]["latest-tag"] == 1
+    });
+    assert_eq!(second.metric("kube_devops_leader"), Some(1.0));
+
+    // SIGTERM: the leader releases the lease and exits cleanly.
+    assert_eq!(second.terminate(), 0);
+    let lease = server
+        .object("leases", Some("default"), "kube-devops-operator")
+        .expect("lease");
+    assert!(
+        lease["spec"]["holderIdentity"].is_null(),
+        "lease not released: {lease}"
+    );
+}
+
+#[test]
+fn dropped_watches_expired_history_errors_and_a_restart_lose_nothing() {
+    let server = ApiServer::start();
+    let dir = support::temp_dir();
+    server.apply_object(policy("default", json!({})));
+    for index in 0..10 {
+        server.apply_object(pod(NS, &format!("web-{index}"), "nginx:1.27", "Running", 0));
+    }
+    let _operator = start_operator(&server, dir.path(), &[]);
+    wait_status(&server, "ten clean pods", |status| {
+        status["podsAnalyzed"] == 10 && status["healthScore"] == 100
+    });
+
+    // A dropped watch: the operator resumes from its last resourceVersion.
+    server.drop_watches();
+    for index in 0..3 {
+        server.apply_object(pod(
+            NS,
+            &format!("web-{index}"),
+            "nginx:latest",
+            "Running",
+            0,
+        ));
+    }
+    wait_status(&server, "changes after a dropped watch", |status| {
+        status["findingsByCheck"]["latest-tag"] == 3
+    });
+
+    // Expired history (410 Gone): the operator re-lists; a pod deleted meanwhile is forgotten.
+    server.expire_history();
+    server.delete_object("v1", "Pod", Some(NS), "web-9");
+    server.apply_object(pod(NS, "web-3", "nginx:latest", "Running", 0));
+    wait_status(&server, "changes across a re-list", |status| {
+        status["podsAnalyzed"] == 9 && status["findingsByCheck"]["latest-tag"] == 4
+    });
+
+    // Conflicts and server errors on writes are retried.
+    server.fail_next("PATCH", "/status", 2, 409);
+    server.fail_next("PATCH", "/status", 2, 500);
+    server.apply_object(pod(NS, "web-4", "nginx:latest", "Running", 0));
+    wait_status(&server, "a write that failed four times lands", |status| {
+        status["findingsByCheck"]["latest-tag"] == 5
+    });
+
+    // The API server restarts; changes made while it was down arrive afterwards.
+    server.stop();
+    server.start_again();
+    server.delete_object("v1", "Pod", Some(NS), "web-0");
+    server.apply_object(pod(NS, "new", "nginx:latest", "Running", 0));
+    let status = wait_status(&server, "changes after a restart", |status| {
+        status["podsAnalyzed"] == 9 && status["findingsByCheck"]["latest-tag"] == 5
+    });
+    // web-1..4 and `new` carry the latest tag; nothing counted twice.
+    assert_eq!(status["findingsBySeverity"]["high"], 5);
+    assert_eq!(status["healthScore"], 100 - (5 * 5) / 9);
+    server.wait_until(DEADLINE, "the report agrees", |store| {
+        store
+            .object("policyreports", Some(NS), "kube-devops")
+            .is_some_and(|report| report["summary"]["fail"] == 5 && report["summary"]["pass"] == 4)
+    });
+}
+
+#[test]
+fn the_crd_under_deploy_is_the_generated_one() {
+    let run = support::run_with_stdin(&["crd", "generate"], "");
+    assert_eq!(run.code, 0, "{run:?}");
+    let committed =
+        std::fs::read_to_string(support::workspace().join("deploy/crds/devopspolicy.yaml"))
+            .expect("deploy/crds/devopspolicy.yaml");
+    assert_eq!(
+        run.stdout, committed,
+        "deploy/crds/devopspolicy.yaml is stale: run `cargo run -- crd generate > deploy/crds/devopspolicy.yaml`"
+    );
+    assert!(run.stdout.contains("kind: CustomResourceDefinition"));
+    assert!(run.stdout.contains("forbidPendingDuration"));
+}
+
+#[test]
+fn crd_install_applies_the_crd_by_server_side_apply() {
+    let server = ApiServer::start();
+    let dir = support::temp_dir();
+    let kubeconfig = server.kubeconfig(dir.path());
+    let run = support::run_with_stdin(&["crd", "install", "--kubeconfig", &kubeconfig], "");
+    assert_eq!(run.code, 0, "{run:?}");
+    let crd = server
+        .object(
+            "customresourcedefinitions",
+            None,
+            "devopspolicies.devops.stochastic.io",
+        )
+        .expect("the CRD was created");
+    assert_eq!(crd["spec"]["names"]["kind"], "DevOpsPolicy");
+    let patches = server.requests_with_method(
+        "PATCH",
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/",
+    );
+    assert_eq!(patches.len(), 1);
+    assert!(
+        patches[0].contains("fieldManager=kube-devops"),
+        "{patches:?}"
+    );
+}
