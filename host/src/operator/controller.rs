@@ -112,18 +112,31 @@ pub struct Controller {
     leader: watch::Receiver<bool>,
 }
 
+/// What the controller is connected to.
+pub struct Wiring {
+    pub runtime: Arc<Runtime>,
+    /// The catalog of namespaces without a policy.
+    pub default_catalog: Arc<Catalog>,
+    pub metrics: Arc<Metrics>,
+    /// To the writer.
+    pub writes: mpsc::UnboundedSender<NamespaceWrite>,
+    /// Whether this replica leads.
+    pub leader: watch::Receiver<bool>,
+    /// Turns true on shutdown.
+    pub shutdown: watch::Receiver<bool>,
+}
+
 impl Controller {
-    /// Runs until `shutdown` turns true.
-    pub async fn run(
-        client: Client,
-        scope: Scope,
-        runtime: Arc<Runtime>,
-        default_catalog: Arc<Catalog>,
-        metrics: Arc<Metrics>,
-        writes: mpsc::UnboundedSender<NamespaceWrite>,
-        leader: watch::Receiver<bool>,
-        mut shutdown: watch::Receiver<bool>,
-    ) {
+    /// Runs until `wiring.shutdown` turns true.
+    pub async fn run(client: Client, scope: Scope, wiring: Wiring) {
+        let Wiring {
+            runtime,
+            default_catalog,
+            metrics,
+            writes,
+            leader,
+            mut shutdown,
+        } = wiring;
         let (messages, mut inbox) = mpsc::unbounded_channel();
         let (results, mut analysed) = mpsc::unbounded_channel();
         let pool = AnalysisPool::start(scope.threads, metrics.clone(), results);

@@ -120,12 +120,14 @@ pub async fn run(client: Client, options: Options) -> Result<(), OperatorError> 
     let controller = tokio::spawn(controller::Controller::run(
         client,
         options.scope,
-        runtime,
-        default_catalog,
-        metrics,
-        writes_tx,
-        leader,
-        shutdown.clone(),
+        controller::Wiring {
+            runtime,
+            default_catalog,
+            metrics,
+            writes: writes_tx,
+            leader,
+            shutdown: shutdown.clone(),
+        },
     ));
 
     wait_for_signal().await.map_err(OperatorError::Signals)?;

@@ -17,6 +17,8 @@ use crate::contract::Severity;
 ///
 /// The seed fields (`forbidLatestTag` … `maxRestartCount`, `forbidPendingDuration`) configure the
 /// built-in plugins; `plugins` configures any plugin, built-in or custom, by name.
+// kube's `printcolumn(...)` repeats its keys by design.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
     group = "devops.stochastic.io",
