@@ -422,3 +422,59 @@ fn crd_install_applies_the_crd_by_server_side_apply() {
         "{patches:?}"
     );
 }
+
+#[test]
+fn a_pending_pod_counts_once_forbid_pending_duration_is_up_without_changing() {
+    let server = ApiServer::start();
+    let dir = support::temp_dir();
+    server.apply_object(policy("default", json!({"forbidPendingDuration": 2})));
+    // The fixture stamps `creationTimestamp` with the current time.
+    let created = std::time::Instant::now();
+    server.apply_object(pod(NS, "waiting", "nginx:1.27", "Pending", 0));
+    let _operator = start_operator(&server, dir.path(), &[]);
+    let status = wait_status(&server, "the young Pending pod is analysed", |status| {
+        status["podsAnalyzed"] == 1
+    });
+    // Timestamps have whole seconds: under one second since creation, the pod is certainly
+    // younger than two by the plugin's reckoning.
+    if created.elapsed() < std::time::Duration::from_secs(1) {
+        assert!(
+            status["findingsByCheck"].get("pending").is_none(),
+            "{status}"
+        );
+    }
+    // The pod never changes; the operator looks at it again when its two seconds are up.
+    wait_status(
+        &server,
+        "the pod counts once it has been Pending too long",
+        |status| status["findingsByCheck"]["pending"] == 1,
+    );
+}
+
+#[test]
+fn a_namespace_changing_status_class_gets_an_event_on_its_policy() {
+    let server = ApiServer::start();
+    let dir = support::temp_dir();
+    server.apply_object(policy("default", json!({})));
+    server.apply_object(pod(NS, "web", "nginx:1.27", "Running", 0));
+    let _operator = start_operator(&server, dir.path(), &[]);
+    wait_status(&server, "a healthy namespace", |status| {
+        status["status"] == "Healthy"
+    });
+    // Latest tag (5) and a crash loop (6 × 5): score 65, Stable.
+    server.apply_object(pod(NS, "web", "nginx:latest", "Running", 9));
+    wait_status(&server, "the namespace becomes Stable", |status| {
+        status["status"] == "Stable" && status["healthScore"] == 65
+    });
+    let event = server.wait_for(DEADLINE, "an event on the policy", |store| {
+        store
+            .objects("events.events.k8s.io")
+            .into_iter()
+            .find(|event| event["regarding"]["name"] == "default")
+    });
+    assert_eq!(event["reason"], "StatusChanged");
+    assert_eq!(event["type"], "Warning");
+    assert_eq!(event["regarding"]["kind"], "DevOpsPolicy");
+    let note = event["note"].as_str().unwrap_or_default();
+    assert!(note.contains("from Healthy to Stable"), "{note}");
+}

@@ -65,8 +65,13 @@ impl Operator {
 
     /// Waits for a log line containing `text` and returns it.
     pub fn wait_for_log(&self, text: &str) -> String {
+        self.wait_for_log_within(text, DEADLINE)
+    }
+
+    /// As [`Operator::wait_for_log`], waiting at most `limit`.
+    pub fn wait_for_log_within(&self, text: &str, limit: Duration) -> String {
         let (lines, changed) = &*self.log;
-        let deadline = Instant::now() + DEADLINE;
+        let deadline = Instant::now() + limit;
         let mut guard = lines.lock().expect("log");
         loop {
             if let Some(line) = guard.iter().find(|line| line.contains(text)) {
@@ -80,6 +85,10 @@ impl Operator {
             );
             guard = changed.wait_timeout(guard, left).expect("log").0;
         }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Log lines containing `text`.

@@ -9,6 +9,8 @@
 //!   pods whose version did not change are not analysed again.
 //! - A policy change rebuilds that namespace's catalog and re-analyses that namespace only, from
 //!   one list of its pods (the operator does not keep pod objects).
+//! - A Pending pod that does not count yet under its policy's `forbidPendingDuration` is looked
+//!   at again (one GET) when the duration is up, since it may not change by itself.
 //! - Changed namespaces are flushed to the writer shortly after they change (a short debounce
 //!   batches bursts), once the initial sync is done, and only while leading.
 
@@ -108,6 +110,8 @@ pub struct Controller {
     synced: bool,
     dirty: BTreeSet<String>,
     flush_at: Option<Instant>,
+    /// Pending pods to look at again, by when (Unix seconds).
+    rechecks: BTreeSet<(i64, PodKey)>,
     writes: mpsc::UnboundedSender<NamespaceWrite>,
     leader: watch::Receiver<bool>,
 }
@@ -165,6 +169,7 @@ impl Controller {
             synced: false,
             dirty: BTreeSet::new(),
             flush_at: None,
+            rechecks: BTreeSet::new(),
             writes,
             leader: leader.clone(),
         };
@@ -178,6 +183,7 @@ impl Controller {
                 pod_events = Some(controller.pod_streams());
             }
             let flush_at = controller.flush_at;
+            let recheck_at = controller.next_recheck();
             tokio::select! {
                 _ = shutdown.wait_for(|stop| *stop) => break,
                 Some(event) = policy_events.next() => controller.on_policy_event(event),
@@ -194,6 +200,7 @@ impl Controller {
                     }
                 }
                 () = sleep_until(flush_at) => controller.flush(),
+                () = sleep_until(recheck_at) => controller.recheck_due(),
             }
             controller.dispatch();
         }
@@ -538,6 +545,59 @@ impl Controller {
         tracing::debug!(namespace, pods = requeued, "re-analysing the namespace");
     }
 
+    /// Schedules a look at a Pending pod for when its namespace's `forbidPendingDuration` is up.
+    fn schedule_recheck(&mut self, key: &PodKey, created: i64) {
+        let Some(limit) = self
+            .policies
+            .get(&key.namespace)
+            .and_then(|policies| policies.values().next())
+            .and_then(|policy| policy.spec.forbid_pending_duration)
+            .and_then(|seconds| i64::try_from(seconds).ok())
+            .filter(|&seconds| seconds > 0)
+        else {
+            return;
+        };
+        let due = created.saturating_add(limit).saturating_add(1);
+        if due > Timestamp::now().as_second() {
+            self.rechecks.insert((due, key.clone()));
+        }
+    }
+
+    fn next_recheck(&self) -> Option<Instant> {
+        let (due, _) = self.rechecks.first()?;
+        let wait = due.saturating_sub(Timestamp::now().as_second()).max(0);
+        Some(Instant::now() + Duration::from_secs(u64::try_from(wait).unwrap_or(0)))
+    }
+
+    /// Reads the pods whose recheck is due, one GET each; they come back as a re-list does.
+    fn recheck_due(&mut self) {
+        let now = Timestamp::now().as_second();
+        while let Some((due, _)) = self.rechecks.first() {
+            if *due > now {
+                break;
+            }
+            let Some((_, key)) = self.rechecks.pop_first() else {
+                break;
+            };
+            let api: Api<WatchedPod> = Api::namespaced(self.client.clone(), &key.namespace);
+            let messages = self.messages.clone();
+            tokio::spawn(async move {
+                match api.get_opt(&key.name).await {
+                    Ok(Some(pod)) => {
+                        let _ = messages.send(Message::Relisted {
+                            namespace: key.namespace,
+                            pods: vec![pod],
+                        });
+                    }
+                    Ok(None) => {}
+                    Err(error) => {
+                        tracing::warn!(pod = %format!("{}/{}", key.namespace, key.name), error = %error, "cannot read a Pending pod to check its age");
+                    }
+                }
+            });
+        }
+    }
+
     /// Hands queued pods to the analysis threads, keeping a few batches per thread in flight.
     fn dispatch(&mut self) {
         let limit = self.scope.threads.max(1) * 2;
@@ -590,6 +650,9 @@ impl Controller {
             }
             for diagnostic in &done.diagnostics {
                 tracing::warn!(pod = %format!("{}/{}", done.key.namespace, done.key.name), "{diagnostic}");
+            }
+            if let Some(since) = done.pending_since {
+                self.schedule_recheck(&done.key, since);
             }
             match done.outcome {
                 Ok(record) => {

@@ -117,6 +117,9 @@ pub struct Done {
     pub outcome: Result<PodRecord, String>,
     /// Plugin failures, already worded for the log.
     pub diagnostics: Vec<String>,
+    /// When the pod was created, if it is Pending: a Pending pod may start to count later
+    /// without changing (`forbidPendingDuration`).
+    pub pending_since: Option<i64>,
 }
 
 /// Threads that analyse batches of jobs and send each batch's results back.
@@ -196,12 +199,23 @@ pub fn analyze_batch(batch: Vec<Job>, observer: &dyn CallObserver) -> Vec<Done> 
 fn analyze_one(worker: &mut Worker<'_>, job: Job) -> Done {
     let key = job.pod.key();
     let resource_version: Box<str> = job.pod.resource_version().into();
+    let created = job
+        .pod
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .map(|time| time.0.as_second());
     let text = job.pod.json;
     let range = 0..text.len();
     let source =
         Source::new(Origin::Cluster, text, range).with_implied_kind(Some(Arc::from("Pod")));
     let outcome = match pod::read(source) {
         Ok(Read::Pod(input)) => {
+            let pending = input
+                .record
+                .status
+                .as_ref()
+                .is_some_and(|status| status.phase.as_deref() == Some("Pending"));
             let result = worker.analyze(&input);
             let diagnostics = result
                 .diagnostics
@@ -218,6 +232,7 @@ fn analyze_one(worker: &mut Worker<'_>, job: Job) -> Done {
                     findings: result.findings.into(),
                 }),
                 diagnostics,
+                pending_since: created.filter(|_| pending),
             };
         }
         Ok(Read::Skipped { kind }) => Err(format!("not a pod (kind {kind})")),
@@ -228,5 +243,6 @@ fn analyze_one(worker: &mut Worker<'_>, job: Job) -> Done {
         key,
         outcome,
         diagnostics: Vec::new(),
+        pending_since: None,
     }
 }
