@@ -14,7 +14,7 @@
 //! - Changed namespaces are flushed to the writer shortly after they change (a short debounce
 //!   batches bursts), once the initial sync is done, and only while leading.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,6 +30,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::metrics::Metrics;
 use super::pods::{AnalysisPool, Done, Job, PodKey, WatchedPod};
+use super::queue::WorkQueue;
 use super::state::Governance;
 use super::status::{Effect, policy_report, policy_status, same_state};
 use super::writer::{ClassChange, NamespaceWrite, StatusWrite};
@@ -76,13 +77,6 @@ struct NamespacePolicy {
     error: Option<String>,
 }
 
-/// Work queued or in flight for a pod.
-struct Latest {
-    seq: u64,
-    resource_version: Box<str>,
-    in_flight: u32,
-}
-
 pub struct Controller {
     client: Client,
     scope: Scope,
@@ -95,10 +89,7 @@ pub struct Controller {
     /// Catalog builds in flight, by namespace: only the latest token's result is used.
     building: HashMap<String, u64>,
     next_token: u64,
-    next_seq: u64,
-    queue: VecDeque<PodKey>,
-    queued: HashMap<PodKey, (u64, WatchedPod)>,
-    latest: HashMap<PodKey, Latest>,
+    queue: WorkQueue,
     batches_in_flight: usize,
     pool: AnalysisPool,
     messages: mpsc::UnboundedSender<Message>,
@@ -155,10 +146,7 @@ impl Controller {
             namespace_policies: HashMap::new(),
             building: HashMap::new(),
             next_token: 0,
-            next_seq: 0,
-            queue: VecDeque::new(),
-            queued: HashMap::new(),
-            latest: HashMap::new(),
+            queue: WorkQueue::default(),
             batches_in_flight: 0,
             pool,
             messages,
@@ -470,7 +458,7 @@ impl Controller {
             .into_iter()
             .map(|(namespace, name)| PodKey { namespace, name })
             .collect();
-        keys.extend(self.latest.keys().cloned());
+        keys.extend(self.queue.keys().cloned());
         keys.sort_unstable();
         keys.dedup();
         keys
@@ -478,8 +466,8 @@ impl Controller {
 
     /// The newest version of the pod the controller has seen.
     fn newest_version(&self, key: &PodKey) -> Option<&str> {
-        match self.latest.get(key) {
-            Some(latest) => Some(&latest.resource_version),
+        match self.queue.newest_version(key) {
+            Some(version) => Some(version),
             None => self
                 .state
                 .pod(&key.namespace, &key.name)
@@ -495,35 +483,12 @@ impl Controller {
         if self.newest_version(&key) == Some(pod.resource_version()) {
             return;
         }
-        self.enqueue(key, pod);
-    }
-
-    fn enqueue(&mut self, key: PodKey, pod: WatchedPod) {
-        self.next_seq += 1;
-        let seq = self.next_seq;
-        let latest = self.latest.entry(key.clone()).or_insert(Latest {
-            seq,
-            resource_version: Box::from(""),
-            in_flight: 0,
-        });
-        latest.seq = seq;
-        latest.resource_version = Box::from(pod.resource_version());
-        if self.queued.insert(key.clone(), (seq, pod)).is_none() {
-            self.queue.push_back(key);
-        }
+        self.queue.push(pod);
     }
 
     fn pod_deleted(&mut self, key: &PodKey) {
         self.metrics.reconciles.with_label_values(&["pod"]).inc();
-        self.queued.remove(key);
-        if let Some(latest) = self.latest.get_mut(key) {
-            // Results still in flight for the pod are now stale.
-            self.next_seq += 1;
-            latest.seq = self.next_seq;
-            if latest.in_flight == 0 {
-                self.latest.remove(key);
-            }
-        }
+        self.queue.forget(key);
         if self.state.remove(&key.namespace, &key.name) {
             self.mark_dirty(&key.namespace);
             self.metrics
@@ -538,7 +503,7 @@ impl Controller {
             // Only the version last seen: an older one would undo a newer change, and a pod
             // the watch has not reported yet will be analysed when it is.
             if self.newest_version(&key) == Some(pod.resource_version()) {
-                self.enqueue(key, pod);
+                self.queue.push(pod);
                 requeued += 1;
             }
         }
@@ -601,24 +566,19 @@ impl Controller {
     /// Hands queued pods to the analysis threads, keeping a few batches per thread in flight.
     fn dispatch(&mut self) {
         let limit = self.scope.threads.max(1) * 2;
-        while self.batches_in_flight < limit && !self.queue.is_empty() {
-            let mut batch = Vec::with_capacity(BATCH);
-            while batch.len() < BATCH {
-                let Some(key) = self.queue.pop_front() else {
-                    break;
-                };
-                let Some((seq, pod)) = self.queued.remove(&key) else {
-                    continue;
-                };
-                if let Some(latest) = self.latest.get_mut(&key) {
-                    latest.in_flight += 1;
-                }
-                let catalog = self
-                    .namespace_policies
-                    .get(&key.namespace)
-                    .map_or_else(|| self.default_catalog.clone(), |n| n.catalog.clone());
-                batch.push(Job { seq, pod, catalog });
-            }
+        while self.batches_in_flight < limit && !self.queue.is_idle() {
+            let batch: Vec<Job> = self
+                .queue
+                .take(BATCH)
+                .into_iter()
+                .map(|(seq, pod)| {
+                    let catalog = self
+                        .namespace_policies
+                        .get(pod.namespace())
+                        .map_or_else(|| self.default_catalog.clone(), |n| n.catalog.clone());
+                    Job { seq, pod, catalog }
+                })
+                .collect();
             if batch.is_empty() {
                 break;
             }
@@ -632,20 +592,15 @@ impl Controller {
     }
 
     fn on_analysed(&mut self, results: Vec<Done>) {
-        let started = Instant::now();
         self.batches_in_flight = self.batches_in_flight.saturating_sub(1);
         let mut changed: BTreeSet<String> = BTreeSet::new();
         let count = results.len();
         for done in results {
-            let Some(latest) = self.latest.get_mut(&done.key) else {
-                continue;
-            };
-            latest.in_flight = latest.in_flight.saturating_sub(1);
-            let current = latest.seq == done.seq;
-            if latest.in_flight == 0 && !self.queued.contains_key(&done.key) {
-                self.latest.remove(&done.key);
-            }
-            if !current {
+            self.metrics
+                .reconcile_duration
+                .with_label_values(&["pod"])
+                .observe(done.took.as_secs_f64());
+            if !self.queue.settle(&done.key, done.seq) {
                 continue;
             }
             for diagnostic in &done.diagnostics {
@@ -679,12 +634,6 @@ impl Controller {
         for namespace in &changed {
             self.mark_dirty(namespace);
         }
-        if count > 0 {
-            self.metrics
-                .reconcile_duration
-                .with_label_values(&["pod"])
-                .observe(started.elapsed().as_secs_f64() / count as f64);
-        }
     }
 
     fn on_message(&mut self, message: Message) {
@@ -702,7 +651,7 @@ impl Controller {
     fn check_synced(&mut self) {
         if self.synced
             || !self.pods_listed
-            || !self.queue.is_empty()
+            || !self.queue.is_idle()
             || self.batches_in_flight > 0
             || !self.building.is_empty()
         {

@@ -113,7 +113,7 @@ impl Metrics {
                 HistogramVec::new(
                     histogram(
                         "reconcile_duration_seconds",
-                        "Time to reconcile one object, by kind",
+                        "Time to analyse one pod (kind=pod), by kind",
                         seconds.clone(),
                     ),
                     &["kind"],

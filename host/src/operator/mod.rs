@@ -1,8 +1,9 @@
 //! Operator mode (`kube-devops operator`): keeps every namespace's governance state current as
 //! pods and policies change, with the same plugins as the CLI.
 //!
-//! - [`controller`] owns the state and reacts to watch events; [`pods`] analyses on threads of
-//!   its own; [`state`] keeps per pod only its findings, and the counts behind the scores.
+//! - [`controller`] owns the state and reacts to watch events; [`queue`] orders the pods waiting
+//!   for analysis; [`pods`] analyses them on threads of its own; [`state`] keeps per pod only its
+//!   findings, and the counts behind the scores.
 //! - [`status`] computes policy statuses and PolicyReports; [`writer`] applies them (leader
 //!   only); [`leader`] runs the Lease election; [`metrics`] serves health and Prometheus.
 
@@ -10,6 +11,7 @@ pub mod controller;
 pub mod leader;
 pub mod metrics;
 pub mod pods;
+pub mod queue;
 pub mod state;
 pub mod status;
 pub mod writer;
@@ -163,7 +165,7 @@ pub fn default_identity() -> String {
         + &format!("-{}", std::process::id())
 }
 
-/// Where the plugin directory option lands.
+/// What to watch, with one analysis thread per core.
 pub fn scope(namespaces: Vec<String>, include_system: bool, plugin_dir: Option<PathBuf>) -> Scope {
     Scope {
         namespaces,

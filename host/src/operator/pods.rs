@@ -117,6 +117,8 @@ pub struct Done {
     pub outcome: Result<PodRecord, String>,
     /// Plugin failures, already worded for the log.
     pub diagnostics: Vec<String>,
+    /// How long reading and analysing the pod took.
+    pub took: std::time::Duration,
     /// When the pod was created, if it is Pending: a Pending pod may start to count later
     /// without changing (`forbidPendingDuration`).
     pub pending_since: Option<i64>,
@@ -197,6 +199,7 @@ pub fn analyze_batch(batch: Vec<Job>, observer: &dyn CallObserver) -> Vec<Done> 
 }
 
 fn analyze_one(worker: &mut Worker<'_>, job: Job) -> Done {
+    let started = std::time::Instant::now();
     let key = job.pod.key();
     let resource_version: Box<str> = job.pod.resource_version().into();
     let created = job
@@ -232,6 +235,7 @@ fn analyze_one(worker: &mut Worker<'_>, job: Job) -> Done {
                     findings: result.findings.into(),
                 }),
                 diagnostics,
+                took: started.elapsed(),
                 pending_since: created.filter(|_| pending),
             };
         }
@@ -243,6 +247,7 @@ fn analyze_one(worker: &mut Worker<'_>, job: Job) -> Done {
         key,
         outcome,
         diagnostics: Vec::new(),
+        took: started.elapsed(),
         pending_since: None,
     }
 }
