@@ -1,18 +1,21 @@
 //! A loopback Kubernetes API server for tests: real HTTP on 127.0.0.1, so the binary's (and the
 //! tests') kube-rs clients are exercised for real. An in-memory store serves the resources in
 //! [`resources`] with the real server's verbs and rules: paged lists, watches from a
-//! resourceVersion with bookmarks, create/replace with optimistic concurrency, merge patches
-//! and server-side apply, `/status` subresources, generations, deletion with finalizers. It
-//! also serves `/version`, discovery and SelfSubjectAccessReviews.
+//! resourceVersion with bookmarks, create/replace with optimistic concurrency, merge and JSON
+//! patches, server-side apply, `/status` subresources, generations, deletion with finalizers.
+//! It also serves `/version`, discovery and SelfSubjectAccessReviews.
 //!
 //! The test drives the rest of the cluster through [`ApiServer`]: it writes objects, waits for
 //! the store to reach a state, reads the request log, and injects faults (failed requests,
 //! dropped watches, compaction, a restart, a missing CRD). The server stops when dropped.
 //!
 //! Layout: `store.rs` holds objects and history, `verbs.rs` the rules of each write, `watch.rs`
-//! the streams, `routes.rs` the HTTP handlers, `resources.rs` the resource table and paths.
+//! the streams, `routes.rs` the HTTP handlers, `resources.rs` the resource table and paths;
+//! `json.rs`, `json_patch.rs`, `selector.rs`, `generated.rs` and `status.rs` are helpers.
 
-mod merge;
+mod generated;
+mod json;
+mod json_patch;
 mod resources;
 mod routes;
 mod selector;
@@ -31,8 +34,8 @@ use serde_json::{Value, json};
 
 pub use store::Store;
 
+use json::typed;
 use resources::{PODS, by_type};
-use store::typed;
 
 /// What the fixture serves, shared between the server thread and the test.
 pub struct Cluster {
@@ -241,7 +244,9 @@ impl ApiServer {
     }
 
     /// Blocks until `condition` holds, re-checking after every change to the store (no
-    /// polling). On timeout, panics with `what`, the store and the last requests.
+    /// polling). On timeout, panics with `what`, the store and the last requests. The condition
+    /// runs with the store locked: it must read the `&Store` it is given, not call back into
+    /// the server.
     pub fn wait_until(&self, deadline: Duration, what: &str, condition: impl Fn(&Store) -> bool) {
         self.wait_for(deadline, what, |store| condition(store).then_some(()));
     }

@@ -17,10 +17,11 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use super::Cluster;
+use super::json::typed_json;
 use super::resources::{RESOURCES, Route, Target, route};
 use super::selector::Selectors;
 use super::status::{ApiError, ApiResult, reason_for, status_response};
-use super::store::{Key, Origin, typed_json};
+use super::store::{Key, Origin};
 use super::verbs::{PatchType, parse_body, patch, replace};
 use super::watch::{WatchRequest, respond};
 
@@ -378,7 +379,6 @@ impl ResourceRequest {
                  required for apply patch",
             ));
         }
-        let body = parse_body(&RESOURCES[self.resource()], body)?;
         let key = self.key(name);
         let (stored, created) = self.cluster.write(|store| {
             patch(

@@ -4,15 +4,18 @@
 //! for is in `verbs.rs`. Objects are kept serialised without `kind`/`apiVersion`, as list pages
 //! carry them, so listing 100,000 objects copies no JSON.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::ops::Bound;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use super::merge::{has_finalizers, meta_mut, meta_str, ready_to_go};
+use super::generated::{Ids, now_rfc3339};
+use super::json::{
+    Object, encode, has_finalizers, meta_mut, meta_str, parse, parse_object, ready_to_go,
+    strip_type, typed,
+};
 use super::resources::{RESOURCES, Resource, by_name};
 use super::selector::Selectors;
 use super::status::{ApiError, ApiResult};
@@ -20,9 +23,6 @@ use super::status::{ApiError, ApiResult};
 /// Where an object lives: (namespace, empty for cluster-scoped resources; name). The order of
 /// keys is the order of lists, as in etcd.
 pub type Key = (String, String);
-
-/// An object as JSON, without `kind` and `apiVersion`.
-pub type Object = Map<String, Value>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChangeKind {
@@ -67,6 +67,8 @@ pub enum Origin {
 struct Collection {
     installed: bool,
     objects: BTreeMap<Key, Bytes>,
+    /// Objects per namespace, for the `remainingItemCount` of namespaced lists.
+    per_namespace: HashMap<String, usize>,
     /// Changes in resourceVersion order (the counter is global, so each history is sorted).
     history: Vec<Change>,
     open_watches: usize,
@@ -82,8 +84,7 @@ pub struct Store {
     /// Counts `drop_watches` calls, so open watches notice one and break off.
     pub(super) drops: u64,
     collections: Vec<Collection>,
-    seed: u64,
-    counter: u64,
+    ids: Ids,
 }
 
 /// One page of a list.
@@ -96,9 +97,6 @@ pub struct ListPage {
 
 impl Store {
     pub(super) fn new() -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
         Store {
             // Start above 1 so no version looks like the special "0".
             resource_version: 100,
@@ -110,12 +108,12 @@ impl Store {
                 .map(|_| Collection {
                     installed: true,
                     objects: BTreeMap::new(),
+                    per_namespace: HashMap::new(),
                     history: Vec::new(),
                     open_watches: 0,
                 })
                 .collect(),
-            seed: nanos ^ u64::from(std::process::id()),
-            counter: 0,
+            ids: Ids::new(),
         }
     }
 
@@ -240,7 +238,10 @@ impl Store {
                 last_key = Some(key);
             }
         }
-        let offset = cursor.as_ref().map_or(0, |c| c.offset) + items.len();
+        let offset = cursor
+            .as_ref()
+            .map_or(0, |c| c.offset)
+            .saturating_add(items.len());
         let resource_version = cursor
             .as_ref()
             .map_or(self.resource_version, |c| c.resource_version);
@@ -259,10 +260,11 @@ impl Store {
         let remaining = (continue_token.is_some() && selectors.is_empty()).then(|| {
             let total = match namespace {
                 None => objects.len(),
-                Some(namespace) => objects
-                    .range((namespace.to_owned(), String::new())..)
-                    .take_while(|(key, _)| in_scope(key))
-                    .count(),
+                Some(namespace) => self.collections[resource]
+                    .per_namespace
+                    .get(namespace)
+                    .copied()
+                    .unwrap_or(0),
             };
             total.saturating_sub(offset)
         });
@@ -370,7 +372,7 @@ impl Store {
         if origin == Origin::Api && info.status_subresource {
             object.remove("status");
         }
-        let uid = self.new_uid();
+        let uid = self.ids.uid();
         let resource_version = self.next_resource_version();
         let meta = meta_mut(&mut object);
         meta.insert("name".into(), json!(key.1));
@@ -393,7 +395,7 @@ impl Store {
             "resourceVersion".into(),
             json!(resource_version.to_string()),
         );
-        let bytes = encode(&object);
+        let bytes = encode(object);
         let collection = &mut self.collections[resource];
         collection.history.push(Change {
             resource_version,
@@ -402,6 +404,7 @@ impl Store {
             object: bytes.clone(),
             previous: None,
         });
+        *collection.per_namespace.entry(key.0.clone()).or_default() += 1;
         collection.objects.insert(key, bytes.clone());
         Ok(bytes)
     }
@@ -504,7 +507,7 @@ impl Store {
             "resourceVersion".into(),
             json!(resource_version.to_string()),
         );
-        let bytes = encode(&new);
+        let bytes = encode(new);
         let collection = &mut self.collections[resource];
         collection.history.push(Change {
             resource_version,
@@ -523,9 +526,12 @@ impl Store {
             "resourceVersion".into(),
             json!(resource_version.to_string()),
         );
-        let bytes = encode(&last);
+        let bytes = encode(last);
         let collection = &mut self.collections[resource];
         collection.objects.remove(key);
+        if let Some(count) = collection.per_namespace.get_mut(&key.0) {
+            *count -= 1;
+        }
         collection.history.push(Change {
             resource_version,
             kind: ChangeKind::Deleted,
@@ -571,35 +577,13 @@ impl Store {
         self.resource_version
     }
 
-    fn next_random(&mut self) -> u64 {
-        self.counter += 1;
-        mix(self.seed ^ mix(self.counter))
-    }
-
-    /// A version-4-shaped UUID, unique within the process.
-    fn new_uid(&mut self) -> String {
-        let (a, b) = (self.next_random(), self.next_random());
-        format!(
-            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-            a >> 32,
-            (a >> 16) & 0xffff,
-            a & 0xfff,
-            0x8000 | ((b >> 48) & 0x3fff),
-            b & 0xffff_ffff_ffff
-        )
-    }
-
-    /// `prefix` and five characters from the alphabet the real server uses, not yet taken.
+    /// `prefix` and five random characters, not yet taken.
     fn generate_name(&mut self, resource: usize, namespace: &str, prefix: &str) -> String {
-        const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
         loop {
-            let mut bits = self.next_random();
-            let mut name = prefix.to_owned();
-            for _ in 0..5 {
-                name.push(char::from(ALPHABET[(bits % 27) as usize]));
-                bits /= 27;
-            }
-            let key = (namespace.to_owned(), name);
+            let key = (
+                namespace.to_owned(),
+                format!("{prefix}{}", self.ids.name_suffix()),
+            );
             if !self.collections[resource].objects.contains_key(&key) {
                 return key.1;
             }
@@ -672,98 +656,11 @@ fn restore_system_fields(info: &Resource, key: &Key, old: &Object, new: &mut Obj
             .and_then(|m| m.get("generation"))
             .and_then(Value::as_u64)
             .unwrap_or(0);
-        meta.insert("generation".into(), json!(generation + 1));
+        meta.insert("generation".into(), json!(generation.saturating_add(1)));
     }
-}
-
-fn strip_type(object: &mut Object) {
-    object.remove("kind");
-    object.remove("apiVersion");
-}
-
-fn encode(object: &Object) -> Bytes {
-    Bytes::from(serde_json::to_vec(object).unwrap_or_else(|_| b"{}".to_vec()))
-}
-
-/// A stored object (always valid JSON: the store wrote it).
-pub fn parse_object(bytes: &[u8]) -> Object {
-    serde_json::from_slice(bytes).unwrap_or_default()
-}
-
-fn parse(bytes: &[u8]) -> Value {
-    serde_json::from_slice(bytes).unwrap_or_default()
-}
-
-/// A stored object with its `kind` and `apiVersion`, as JSON text: what get and watch answer.
-pub fn typed_json(resource: usize, bytes: &[u8]) -> Vec<u8> {
-    let info = &RESOURCES[resource];
-    let mut out = Vec::with_capacity(bytes.len() + 64);
-    out.extend_from_slice(b"{\"apiVersion\":\"");
-    out.extend_from_slice(info.api_version.as_bytes());
-    out.extend_from_slice(b"\",\"kind\":\"");
-    out.extend_from_slice(info.kind.as_bytes());
-    out.extend_from_slice(b"\"");
-    // Stored objects are JSON objects: `{` then members or `}`.
-    let members = bytes.get(1..).unwrap_or(b"}".as_slice());
-    if members.first() != Some(&b'}') {
-        out.push(b',');
-    }
-    out.extend_from_slice(members);
-    out
-}
-
-/// A stored object with its `kind` and `apiVersion`, as a value.
-pub fn typed(resource: usize, bytes: &[u8]) -> Value {
-    let info = &RESOURCES[resource];
-    let mut object = parse_object(bytes);
-    object.insert("apiVersion".into(), json!(info.api_version));
-    object.insert("kind".into(), json!(info.kind));
-    Value::Object(object)
 }
 
 /// The table index of a resource a test names; a wrong name is a bug in the test.
 fn resource_named(resource: &str) -> usize {
     by_name(resource).unwrap_or_else(|| panic!("the fixture has no resource {resource:?}"))
-}
-
-/// SplitMix64: spreads a counter into well-mixed bits.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// The current time as RFC 3339 in UTC with whole seconds, as Kubernetes writes timestamps.
-pub fn now_rfc3339() -> String {
-    let seconds = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (days, of_day) = (seconds / 86_400, seconds % 86_400);
-    let (year, month, day) = civil_from_days(days as i64);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        of_day / 3600,
-        of_day / 60 % 60,
-        of_day % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day), Howard Hinnant's algorithm.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }

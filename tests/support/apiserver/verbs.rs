@@ -1,14 +1,15 @@
-//! What each write verb asks of the store: create (POST), replace (PUT) and the patch flavours,
+//! What each write verb asks of the store: replace (PUT) and the patch flavours,
 //! on an object or on its `/status`. These are the API server's rules for request bodies;
 //! `store.rs` then applies its own (system fields, generation, no-op writes).
 
 use axum::body::Bytes;
 use serde_json::Value;
 
-use super::merge::{merge_patch, meta_str};
+use super::json::{Object, merge_patch, meta_mut, meta_str};
+use super::json_patch;
 use super::resources::{RESOURCES, Resource};
 use super::status::{ApiError, ApiResult};
-use super::store::{Key, Object, Origin, Store};
+use super::store::{Key, Origin, Store};
 
 /// How a PATCH body is read, from its content type.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -18,6 +19,8 @@ pub enum PatchType {
     Apply,
     /// RFC 7386 merge patch; strategic merge patches are read the same way.
     Merge,
+    /// RFC 6902 JSON patch.
+    Json,
 }
 
 impl PatchType {
@@ -31,10 +34,7 @@ impl PatchType {
             "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
                 Ok(PatchType::Merge)
             }
-            "application/json-patch+json" => Err(ApiError::new(
-                415,
-                "the fixture does not implement JSON patches (application/json-patch+json)",
-            )),
+            "application/json-patch+json" => Ok(PatchType::Json),
             other => Err(ApiError::new(
                 415,
                 format!(
@@ -49,9 +49,7 @@ impl PatchType {
 
 /// A request body: a JSON object whose `apiVersion` and `kind`, if given, are the resource's.
 pub fn parse_body(resource: &Resource, body: &[u8]) -> ApiResult<Object> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|error| ApiError::bad_request(format!("invalid JSON in the body: {error}")))?;
-    let Value::Object(object) = value else {
+    let Value::Object(object) = parse_json(body)? else {
         return Err(ApiError::bad_request("the body is not a JSON object"));
     };
     if let Some(api_version) = object.get("apiVersion").and_then(Value::as_str)
@@ -72,6 +70,11 @@ pub fn parse_body(resource: &Resource, body: &[u8]) -> ApiResult<Object> {
         )));
     }
     Ok(object)
+}
+
+fn parse_json(body: &[u8]) -> ApiResult<Value> {
+    serde_json::from_slice(body)
+        .map_err(|error| ApiError::bad_request(format!("invalid JSON in the body: {error}")))
 }
 
 /// PUT: replaces the object (or, on `/status`, its status), if the body's resourceVersion, when
@@ -97,10 +100,18 @@ pub fn patch(
     resource: usize,
     key: &Key,
     patch_type: PatchType,
-    patch: Object,
+    body: &[u8],
     status: bool,
 ) -> ApiResult<(Bytes, bool)> {
+    if patch_type == PatchType::Json {
+        let operations = parse_json(body)?;
+        return Ok((
+            json_patch(store, resource, key, &operations, status)?,
+            false,
+        ));
+    }
     let info = &RESOURCES[resource];
+    let patch = parse_body(info, body)?;
     check_identity(info, key, &patch)?;
     if patch_type == PatchType::Apply {
         if !patch.contains_key("apiVersion") || !patch.contains_key("kind") {
@@ -111,7 +122,7 @@ pub fn patch(
         if store.get(resource, key).is_none() && !status {
             // Apply creates what is missing; the name comes from the URL.
             let mut object = patch;
-            super::merge::meta_mut(&mut object).insert("name".into(), key.1.clone().into());
+            meta_mut(&mut object).insert("name".into(), key.1.clone().into());
             let namespace = info.namespaced.then_some(key.0.as_str());
             return Ok((
                 store.create(resource, namespace, object, Origin::Api)?,
@@ -135,6 +146,32 @@ pub fn patch(
         Ok(scoped(info, old, candidate, status))
     })?;
     Ok((stored, false))
+}
+
+/// Applies RFC 6902 operations to a copy of the object; a failed operation (a `test` that no
+/// longer holds, a missing path) is 422 Invalid and changes nothing.
+fn json_patch(
+    store: &mut Store,
+    resource: usize,
+    key: &Key,
+    operations: &Value,
+    status: bool,
+) -> ApiResult<Bytes> {
+    let info = &RESOURCES[resource];
+    store.update(resource, key, |old| {
+        let mut patched = Value::Object(old.clone());
+        json_patch::apply(&mut patched, operations)
+            .map_err(|message| ApiError::new(422, message))?;
+        let Value::Object(patched) = patched else {
+            return Err(ApiError::new(
+                422,
+                "the patch made the object something else",
+            ));
+        };
+        check_identity(info, key, &patched)?;
+        check_resource_version(info, key, old, &patched)?;
+        Ok(scoped(info, old, patched, status))
+    })
 }
 
 /// The part of `candidate` a write may change: on `/status` only the status; on an object with

@@ -13,10 +13,11 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::Cluster;
+use super::json::{parse, typed_json};
 use super::resources::RESOURCES;
 use super::selector::Selectors;
 use super::status::ApiError;
-use super::store::{Change, ChangeKind, Store, typed_json};
+use super::store::{Change, ChangeKind, Store};
 
 /// How often an idle stream with `allowWatchBookmarks` tells the client how far it is.
 const BOOKMARK_INTERVAL: Duration = Duration::from_secs(2);
@@ -103,7 +104,10 @@ impl Watch {
         });
         Watch {
             initial_end_pending: request.send_initial_events,
-            deadline: now + request.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            deadline: request
+                .timeout
+                .and_then(|timeout| now.checked_add(timeout))
+                .unwrap_or(now + DEFAULT_TIMEOUT),
             next_bookmark: now + BOOKMARK_INTERVAL,
             cluster,
             request,
@@ -280,8 +284,4 @@ fn line(event: &Value) -> Bytes {
     let mut text = event.to_string();
     text.push('\n');
     text.into()
-}
-
-fn parse(bytes: &[u8]) -> Value {
-    serde_json::from_slice(bytes).unwrap_or_default()
 }
