@@ -39,7 +39,7 @@ use kube_devops::contract::{Finding, Pod};
 use kube_devops::manifest::{self, Manifests};
 use kube_devops::pod::{self, PodInput, Read, Source};
 use kube_devops_sdk::image::ImageRef;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Pods a thread takes at a time, as `analyze_sources` does.
 const BATCH: usize = 64;

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)] // Each benchmark uses a different part.
 
+use kube_devops_sdk::image::ImageRef;
 use serde::Serialize as _;
 use serde_json::{Value, json};
 

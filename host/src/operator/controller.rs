@@ -14,7 +14,7 @@
 //! - Changed namespaces are flushed to the writer shortly after they change (a short debounce
 //!   batches bursts), once the initial sync is done, and only while leading.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,9 +30,10 @@ use tokio::sync::{mpsc, watch};
 
 use super::metrics::Metrics;
 use super::pods::{AnalysisPool, Done, Job, PodKey, WatchedPod};
+use super::policies::{Built, Policies};
 use super::queue::WorkQueue;
 use super::state::Governance;
-use super::status::{Effect, policy_report, policy_status, same_state};
+use super::status::{policy_report, policy_status, same_state};
 use super::writer::{ClassChange, NamespaceWrite, StatusWrite};
 use crate::analysis::{Catalog, is_system_namespace};
 use crate::policy::{DevOpsPolicy, load_catalog};
@@ -69,14 +70,6 @@ enum Message {
     },
 }
 
-/// A namespace's catalog and how its policies stand.
-struct NamespacePolicy {
-    catalog: Arc<Catalog>,
-    /// The policy in effect, and why not when it could not be loaded.
-    active: Option<String>,
-    error: Option<String>,
-}
-
 pub struct Controller {
     client: Client,
     scope: Scope,
@@ -84,18 +77,13 @@ pub struct Controller {
     metrics: Arc<Metrics>,
     default_catalog: Arc<Catalog>,
     state: Governance,
-    policies: BTreeMap<String, BTreeMap<String, DevOpsPolicy>>,
-    namespace_policies: HashMap<String, NamespacePolicy>,
-    /// Catalog builds in flight, by namespace: only the latest token's result is used.
-    building: HashMap<String, u64>,
-    next_token: u64,
+    policies: Policies,
     queue: WorkQueue,
     batches_in_flight: usize,
     pool: AnalysisPool,
     messages: mpsc::UnboundedSender<Message>,
     /// Keys seen since each pod watcher's `Init`, by watcher.
     pod_init: HashMap<usize, HashSet<PodKey>>,
-    policy_init: Option<HashSet<(String, String)>>,
     policies_synced: bool,
     pods_listed: bool,
     synced: bool,
@@ -142,16 +130,12 @@ impl Controller {
             metrics,
             default_catalog,
             state: Governance::default(),
-            policies: BTreeMap::new(),
-            namespace_policies: HashMap::new(),
-            building: HashMap::new(),
-            next_token: 0,
+            policies: Policies::default(),
             queue: WorkQueue::default(),
             batches_in_flight: 0,
             pool,
             messages,
             pod_init: HashMap::new(),
-            policy_init: None,
             policies_synced: false,
             pods_listed: false,
             synced: false,
@@ -165,7 +149,7 @@ impl Controller {
         let mut pod_events: Option<SelectAll<BoxStream<'static, (usize, PodEvent)>>> = None;
         let mut leader = leader;
         loop {
-            if pod_events.is_none() && controller.policies_synced && controller.building.is_empty()
+            if pod_events.is_none() && controller.policies_synced && !controller.policies.building()
             {
                 tracing::info!("policies loaded; watching pods");
                 pod_events = Some(controller.pod_streams());
@@ -250,73 +234,36 @@ impl Controller {
         };
         self.metrics.reconciles.with_label_values(&["policy"]).inc();
         match event {
-            Event::Init => self.policy_init = Some(HashSet::new()),
-            Event::InitApply(policy) => {
-                if let Some(seen) = &mut self.policy_init {
-                    seen.insert((policy.namespace().unwrap_or_default(), policy.name_any()));
-                }
-                self.apply_policy(policy);
-            }
+            Event::Init => self.policies.begin_init(),
+            Event::InitApply(policy) | Event::Apply(policy) => self.apply_policy(policy),
             Event::InitDone => {
-                let seen = self.policy_init.take().unwrap_or_default();
-                let gone: Vec<(String, String)> = self
-                    .policies
-                    .iter()
-                    .flat_map(|(namespace, policies)| {
-                        policies
-                            .keys()
-                            .map(move |name| (namespace.clone(), name.clone()))
-                    })
-                    .filter(|key| !seen.contains(key))
-                    .collect();
-                for (namespace, name) in gone {
-                    self.delete_policy(&namespace, &name);
+                for (namespace, _) in self.policies.end_init() {
+                    self.rebuild(&namespace);
+                    self.mark_dirty(&namespace);
                 }
                 self.policies_synced = true;
             }
-            Event::Apply(policy) => self.apply_policy(policy),
             Event::Delete(policy) => {
-                self.delete_policy(&policy.namespace().unwrap_or_default(), &policy.name_any());
+                let namespace = policy.namespace().unwrap_or_default();
+                self.policies.delete(&namespace, &policy.name_any());
+                self.rebuild(&namespace);
+                self.mark_dirty(&namespace);
             }
         }
     }
 
     fn apply_policy(&mut self, policy: DevOpsPolicy) {
         let namespace = policy.namespace().unwrap_or_default();
-        let name = policy.name_any();
-        let policies = self.policies.entry(namespace.clone()).or_default();
-        let spec_changed = policies.get(&name).is_none_or(|old| {
-            old.spec != policy.spec || old.metadata.generation != policy.metadata.generation
-        });
-        policies.insert(name, policy);
-        if spec_changed {
+        if self.policies.apply(policy) {
             self.rebuild(&namespace);
         }
         self.mark_dirty(&namespace);
     }
 
-    fn delete_policy(&mut self, namespace: &str, name: &str) {
-        if let Some(policies) = self.policies.get_mut(namespace) {
-            policies.remove(name);
-            if policies.is_empty() {
-                self.policies.remove(namespace);
-            }
-        }
-        self.rebuild(namespace);
-        self.mark_dirty(namespace);
-    }
-
     /// Builds the namespace's catalog from its policy in effect, off the async runtime (loading
     /// runs plugins), then re-analyses the namespace.
     fn rebuild(&mut self, namespace: &str) {
-        let active = self
-            .policies
-            .get(namespace)
-            .and_then(|policies| policies.values().next())
-            .map(|policy| policy.spec.clone());
-        self.next_token += 1;
-        let token = self.next_token;
-        self.building.insert(namespace.to_owned(), token);
+        let (token, active) = self.policies.start_build(namespace);
         let runtime = self.runtime.clone();
         let plugin_dir = self.scope.plugin_dir.clone();
         let messages = self.messages.clone();
@@ -341,43 +288,21 @@ impl Controller {
     }
 
     fn on_catalog_built(&mut self, namespace: String, token: u64, result: Result<Catalog, String>) {
-        if self.building.get(&namespace) != Some(&token) {
-            return;
-        }
-        self.building.remove(&namespace);
-        let active = self
+        match self
             .policies
-            .get(&namespace)
-            .and_then(|policies| policies.keys().next().cloned());
-        match (active, result) {
-            (None, _) => {
-                self.namespace_policies.remove(&namespace);
-            }
-            (Some(policy), Ok(catalog)) => {
+            .finish_build(&namespace, token, result, &self.default_catalog)
+        {
+            Built::Stale => return,
+            Built::Defaults => {}
+            Built::Active { policy } => {
                 tracing::info!(namespace = %namespace, policy = %policy, "policy in effect");
-                self.namespace_policies.insert(
-                    namespace.clone(),
-                    NamespacePolicy {
-                        catalog: Arc::new(catalog),
-                        active: Some(policy),
-                        error: None,
-                    },
-                );
             }
-            (Some(policy), Err(error)) => {
+            Built::Invalid { policy, error } => {
                 tracing::warn!(namespace = %namespace, policy = %policy, error = %error, "policy cannot be loaded; the namespace is analysed with the defaults");
                 self.metrics
                     .reconcile_errors
                     .with_label_values(&["policy"])
                     .inc();
-                self.namespace_policies.insert(
-                    namespace.clone(),
-                    NamespacePolicy {
-                        catalog: self.default_catalog.clone(),
-                        active: Some(policy),
-                        error: Some(error),
-                    },
-                );
             }
         }
         self.mark_dirty(&namespace);
@@ -514,9 +439,7 @@ impl Controller {
     fn schedule_recheck(&mut self, key: &PodKey, created: i64) {
         let Some(limit) = self
             .policies
-            .get(&key.namespace)
-            .and_then(|policies| policies.values().next())
-            .and_then(|policy| policy.spec.forbid_pending_duration)
+            .forbid_pending_duration(&key.namespace)
             .and_then(|seconds| i64::try_from(seconds).ok())
             .filter(|&seconds| seconds > 0)
         else {
@@ -573,9 +496,10 @@ impl Controller {
                 .into_iter()
                 .map(|(seq, pod)| {
                     let catalog = self
-                        .namespace_policies
-                        .get(pod.namespace())
-                        .map_or_else(|| self.default_catalog.clone(), |n| n.catalog.clone());
+                        .policies
+                        .catalog(pod.namespace())
+                        .unwrap_or(&self.default_catalog)
+                        .clone();
                     Job { seq, pod, catalog }
                 })
                 .collect();
@@ -653,7 +577,7 @@ impl Controller {
             || !self.pods_listed
             || !self.queue.is_idle()
             || self.batches_in_flight > 0
-            || !self.building.is_empty()
+            || self.policies.building()
         {
             return;
         }
@@ -695,7 +619,7 @@ impl Controller {
             .state
             .namespaces()
             .map(|(namespace, _)| namespace.to_owned())
-            .chain(self.policies.keys().cloned())
+            .chain(self.policies.namespaces().cloned())
             .collect();
         for namespace in namespaces {
             self.mark_dirty(&namespace);
@@ -723,24 +647,11 @@ impl Controller {
 
     fn namespace_write(&self, namespace: &str, now: Timestamp) -> NamespaceWrite {
         let scope = self.state.namespace(namespace);
-        let in_effect = self.namespace_policies.get(namespace);
         let mut statuses = Vec::new();
-        for (name, policy) in self.policies.get(namespace).into_iter().flatten() {
-            let effect = match in_effect {
-                Some(NamespacePolicy {
-                    active: Some(active),
-                    error,
-                    ..
-                }) if active == name => match error {
-                    Some(error) => Effect::Invalid(error.clone()),
-                    None => Effect::Active,
-                },
-                Some(NamespacePolicy {
-                    active: Some(active),
-                    ..
-                }) => Effect::Superseded(active.clone()),
-                // Its catalog is still loading: say nothing yet.
-                _ => continue,
+        for (name, policy) in self.policies.in_namespace(namespace) {
+            // None while its catalog is still loading: say nothing yet.
+            let Some(effect) = self.policies.effect(namespace, name) else {
+                continue;
             };
             let status = policy_status(policy, scope, &effect, now);
             let previous = policy.status.as_ref();

@@ -1,0 +1,273 @@
+//! The DevOpsPolicies the operator knows, and which one is in effect in each namespace with the
+//! plugin catalog it stands for. Bookkeeping only: the controller starts catalog builds and
+//! hands their results back here.
+//!
+//! One policy per namespace is in effect: the first by name. A build result is used only if no
+//! newer build of the namespace started meanwhile (each build has a token).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use kube::ResourceExt;
+
+use super::status::Effect;
+use crate::analysis::Catalog;
+use crate::policy::{DevOpsPolicy, DevOpsPolicySpec};
+
+/// The policy in effect in a namespace and its catalog.
+struct InEffect {
+    policy: String,
+    catalog: Arc<Catalog>,
+    /// Why the policy could not be loaded (the catalog is then the defaults).
+    error: Option<String>,
+}
+
+/// What a finished build changed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Built {
+    /// A newer build of the namespace is running; this result was dropped.
+    Stale,
+    /// The namespace has no policy any more: the defaults apply.
+    Defaults,
+    Active {
+        policy: String,
+    },
+    Invalid {
+        policy: String,
+        error: String,
+    },
+}
+
+#[derive(Default)]
+pub struct Policies {
+    by_namespace: BTreeMap<String, BTreeMap<String, DevOpsPolicy>>,
+    in_effect: HashMap<String, InEffect>,
+    building: HashMap<String, u64>,
+    next_token: u64,
+    /// Policies seen since the watcher's `Init`.
+    init: Option<HashSet<(String, String)>>,
+}
+
+impl Policies {
+    /// Records a policy; true when its spec changed (its namespace's catalog must be rebuilt).
+    pub fn apply(&mut self, policy: DevOpsPolicy) -> bool {
+        let namespace = policy.namespace().unwrap_or_default();
+        let name = policy.name_any();
+        if let Some(seen) = &mut self.init {
+            seen.insert((namespace.clone(), name.clone()));
+        }
+        let policies = self.by_namespace.entry(namespace).or_default();
+        let changed = policies.get(&name).is_none_or(|old| {
+            old.spec != policy.spec || old.metadata.generation != policy.metadata.generation
+        });
+        policies.insert(name, policy);
+        changed
+    }
+
+    pub fn delete(&mut self, namespace: &str, name: &str) {
+        if let Some(policies) = self.by_namespace.get_mut(namespace) {
+            policies.remove(name);
+            if policies.is_empty() {
+                self.by_namespace.remove(namespace);
+            }
+        }
+    }
+
+    /// The watcher re-lists: remember what it lists.
+    pub fn begin_init(&mut self) {
+        self.init = Some(HashSet::new());
+    }
+
+    /// The re-list is complete: forgets the policies it did not list and returns them.
+    pub fn end_init(&mut self) -> Vec<(String, String)> {
+        let seen = self.init.take().unwrap_or_default();
+        let gone: Vec<(String, String)> = self
+            .by_namespace
+            .iter()
+            .flat_map(|(namespace, policies)| {
+                policies
+                    .keys()
+                    .map(move |name| (namespace.clone(), name.clone()))
+            })
+            .filter(|key| !seen.contains(key))
+            .collect();
+        for (namespace, name) in &gone {
+            self.delete(namespace, name);
+        }
+        gone
+    }
+
+    /// Starts a build of the namespace's catalog: its token, and the spec of the policy in
+    /// effect (`None`: no policy, the defaults).
+    pub fn start_build(&mut self, namespace: &str) -> (u64, Option<DevOpsPolicySpec>) {
+        self.next_token += 1;
+        self.building.insert(namespace.to_owned(), self.next_token);
+        let spec = self.first(namespace).map(|(_, policy)| policy.spec.clone());
+        (self.next_token, spec)
+    }
+
+    /// A build finished; `defaults` is the catalog of namespaces without a (valid) policy.
+    pub fn finish_build(
+        &mut self,
+        namespace: &str,
+        token: u64,
+        result: Result<Catalog, String>,
+        defaults: &Arc<Catalog>,
+    ) -> Built {
+        if self.building.get(namespace) != Some(&token) {
+            return Built::Stale;
+        }
+        self.building.remove(namespace);
+        let Some(policy) = self.first(namespace).map(|(name, _)| name.to_owned()) else {
+            self.in_effect.remove(namespace);
+            return Built::Defaults;
+        };
+        let (catalog, error) = match result {
+            Ok(catalog) => (Arc::new(catalog), None),
+            Err(error) => (defaults.clone(), Some(error)),
+        };
+        self.in_effect.insert(
+            namespace.to_owned(),
+            InEffect {
+                policy: policy.clone(),
+                catalog,
+                error: error.clone(),
+            },
+        );
+        match error {
+            None => Built::Active { policy },
+            Some(error) => Built::Invalid { policy, error },
+        }
+    }
+
+    /// Whether a build is still running.
+    pub fn building(&self) -> bool {
+        !self.building.is_empty()
+    }
+
+    /// The catalog pods of `namespace` are analysed with, when it has a policy.
+    pub fn catalog(&self, namespace: &str) -> Option<&Arc<Catalog>> {
+        self.in_effect.get(namespace).map(|effect| &effect.catalog)
+    }
+
+    /// How policy `name` of `namespace` stands; `None` while its namespace's catalog loads.
+    pub fn effect(&self, namespace: &str, name: &str) -> Option<Effect> {
+        let effect = self.in_effect.get(namespace)?;
+        Some(if effect.policy != name {
+            Effect::Superseded(effect.policy.clone())
+        } else {
+            match &effect.error {
+                Some(error) => Effect::Invalid(error.clone()),
+                None => Effect::Active,
+            }
+        })
+    }
+
+    /// The policies of a namespace, by name.
+    pub fn in_namespace(&self, namespace: &str) -> impl Iterator<Item = (&String, &DevOpsPolicy)> {
+        self.by_namespace.get(namespace).into_iter().flatten()
+    }
+
+    /// Namespaces with a policy.
+    pub fn namespaces(&self) -> impl Iterator<Item = &String> {
+        self.by_namespace.keys()
+    }
+
+    /// Seconds a pod of `namespace` may stay Pending, when its policy in effect says.
+    pub fn forbid_pending_duration(&self, namespace: &str) -> Option<u64> {
+        self.first(namespace)?.1.spec.forbid_pending_duration
+    }
+
+    fn first(&self, namespace: &str) -> Option<(&String, &DevOpsPolicy)> {
+        self.by_namespace.get(namespace)?.iter().next()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::{Config, PluginPaths};
+
+    fn policy(name: &str) -> DevOpsPolicy {
+        let mut policy = DevOpsPolicy::new(name, DevOpsPolicySpec::default());
+        policy.metadata.namespace = Some("shop".to_owned());
+        policy.metadata.generation = Some(1);
+        policy
+    }
+
+    fn defaults() -> Arc<Catalog> {
+        Arc::new(Catalog::load(&Config::default(), &PluginPaths::default()).expect("built-ins"))
+    }
+
+    #[test]
+    fn the_first_policy_by_name_is_in_effect() {
+        let defaults = defaults();
+        let mut policies = Policies::default();
+        assert!(policies.apply(policy("strict")));
+        assert!(policies.apply(policy("audit")));
+        assert!(
+            !policies.apply(policy("audit")),
+            "an unchanged policy needs no rebuild"
+        );
+        let (token, _) = policies.start_build("shop");
+        let built = policies.finish_build("shop", token, Err("bad".to_owned()), &defaults);
+        assert_eq!(
+            built,
+            Built::Invalid {
+                policy: "audit".to_owned(),
+                error: "bad".to_owned()
+            }
+        );
+        assert_eq!(
+            policies.effect("shop", "audit"),
+            Some(Effect::Invalid("bad".to_owned()))
+        );
+        assert_eq!(
+            policies.effect("shop", "strict"),
+            Some(Effect::Superseded("audit".to_owned()))
+        );
+        assert!(Arc::ptr_eq(
+            policies.catalog("shop").expect("catalog"),
+            &defaults
+        ));
+    }
+
+    #[test]
+    fn a_build_overtaken_by_a_newer_one_is_dropped() {
+        let defaults = defaults();
+        let mut policies = Policies::default();
+        policies.apply(policy("audit"));
+        let (old, _) = policies.start_build("shop");
+        let (new, _) = policies.start_build("shop");
+        assert_eq!(
+            policies.finish_build("shop", old, Err("old".to_owned()), &defaults),
+            Built::Stale
+        );
+        assert!(policies.building());
+        policies.delete("shop", "audit");
+        assert_eq!(
+            policies.finish_build("shop", new, Err(String::new()), &defaults),
+            Built::Defaults
+        );
+        assert!(!policies.building());
+        assert!(policies.catalog("shop").is_none());
+    }
+
+    #[test]
+    fn a_relist_forgets_policies_it_does_not_list() {
+        let mut policies = Policies::default();
+        policies.apply(policy("kept"));
+        policies.apply(policy("gone"));
+        policies.begin_init();
+        policies.apply(policy("kept"));
+        assert_eq!(
+            policies.end_init(),
+            [("shop".to_owned(), "gone".to_owned())]
+        );
+        let names: Vec<&String> = policies
+            .in_namespace("shop")
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(names, ["kept"]);
+    }
+}
