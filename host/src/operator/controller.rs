@@ -41,6 +41,10 @@ use crate::wasm::Runtime;
 
 /// Pods per analysis batch.
 const BATCH: usize = 128;
+/// Pods that may wait for analysis before the pod watch is paused. Each holds its JSON (about
+/// 11 KB for a real pod), so this bounds what the initial sync of a big cluster holds at once:
+/// the watcher fetches its next page only when asked.
+const MAX_WAITING: usize = BATCH * 16;
 /// How long changes gather before a namespace is written.
 const FLUSH_DELAY: Duration = Duration::from_millis(100);
 
@@ -159,7 +163,7 @@ impl Controller {
             tokio::select! {
                 _ = shutdown.wait_for(|stop| *stop) => break,
                 Some(event) = policy_events.next() => controller.on_policy_event(event),
-                Some((index, event)) = next_pod_event(&mut pod_events) => controller.on_pod_event(index, event),
+                Some((index, event)) = next_pod_event(&mut pod_events), if controller.queue.waiting() < MAX_WAITING => controller.on_pod_event(index, event),
                 Some(done) = analysed.recv() => controller.on_analysed(done),
                 Some(message) = inbox.recv() => controller.on_message(message),
                 changed = leader.changed() => {

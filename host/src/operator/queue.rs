@@ -104,6 +104,11 @@ impl WorkQueue {
     pub fn is_idle(&self) -> bool {
         self.waiting.is_empty()
     }
+
+    /// Pods waiting (each holds its JSON until analysed).
+    pub fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
 }
 
 #[cfg(test)]
