@@ -478,3 +478,69 @@ fn a_namespace_changing_status_class_gets_an_event_on_its_policy() {
     let note = event["note"].as_str().unwrap_or_default();
     assert!(note.contains("from Healthy to Stable"), "{note}");
 }
+
+#[test]
+fn a_custom_plugin_named_by_a_policy_runs_only_with_its_pinned_digest() {
+    let server = ApiServer::start();
+    let dir = support::temp_dir();
+    let wasm = support::plugin_wasm("no-privileged");
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).expect("plugin dir");
+    let bytes = std::fs::read(&wasm).expect("plugin bytes");
+    std::fs::write(plugins.join("no-privileged.wasm"), &bytes).expect("copy plugin");
+    let digest = kube_devops_sha256(&bytes);
+    let custom = |sha256: &str| {
+        json!({"plugins": [{
+            "name": "no-privileged",
+            "checks": ["privileged-container"],
+            "source": {"file": "no-privileged.wasm", "sha256": sha256},
+        }]})
+    };
+    server.apply_object(policy("default", custom(&digest)));
+    let mut privileged = pod(NS, "root", "nginx:1.27", "Running", 0);
+    privileged["spec"]["containers"][0]["securityContext"] = json!({"privileged": true});
+    server.apply_object(privileged);
+    let plugin_dir = plugins.to_string_lossy().into_owned();
+    let _operator = start_operator(&server, dir.path(), &["--plugin-dir", &plugin_dir]);
+    let status = wait_status(&server, "the custom check reports", |status| {
+        status["findingsByCheck"]["privileged-container"] == 1
+    });
+    assert_eq!(status["findingsBySeverity"]["critical"], 1);
+
+    // Another digest: the module is refused, and the namespace falls back to the defaults.
+    let mut edited = server
+        .object("devopspolicies", Some(NS), "default")
+        .expect("policy");
+    edited["spec"] = custom(&"0".repeat(64));
+    server.apply_object(edited);
+    let status = wait_status(&server, "the wrong digest is refused", |status| {
+        status["observedGeneration"] == 2
+    });
+    let ready = status["conditions"]
+        .as_array()
+        .and_then(|conditions| conditions.iter().find(|c| c["type"] == "Ready"))
+        .expect("Ready condition");
+    assert_eq!(ready["reason"], "InvalidPolicy");
+    assert!(
+        ready["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("sha256"),
+        "{ready}"
+    );
+    assert!(
+        status["findingsByCheck"]
+            .get("privileged-container")
+            .is_none(),
+        "{status}"
+    );
+}
+
+/// sha256 of `bytes`, hex, as `sha256sum` prints it.
+fn kube_devops_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}

@@ -47,6 +47,10 @@ const BATCH: usize = 128;
 const MAX_WAITING: usize = BATCH * 16;
 /// How long changes gather before a namespace is written.
 const FLUSH_DELAY: Duration = Duration::from_millis(100);
+/// Longest a namespace's write waits for its pods' analysis to settle (after a policy change,
+/// say), so a status does not show a new generation with old findings; a namespace that never
+/// settles is still written this often.
+const MAX_HOLD: Duration = Duration::from_secs(5);
 
 /// What the controller watches and where custom plugins live.
 #[derive(Debug, Clone, Default)]
@@ -93,6 +97,10 @@ pub struct Controller {
     synced: bool,
     dirty: BTreeSet<String>,
     flush_at: Option<Instant>,
+    /// Namespaces whose pods are being listed again after a policy change.
+    reevaluating: HashSet<String>,
+    /// Dirty namespaces whose write waits for their analysis to settle, since when.
+    held_since: HashMap<String, Instant>,
     /// Pending pods to look at again, by when (Unix seconds).
     rechecks: BTreeSet<(i64, PodKey)>,
     writes: mpsc::UnboundedSender<NamespaceWrite>,
@@ -145,6 +153,8 @@ impl Controller {
             synced: false,
             dirty: BTreeSet::new(),
             flush_at: None,
+            reevaluating: HashSet::new(),
+            held_since: HashMap::new(),
             rechecks: BTreeSet::new(),
             writes,
             leader: leader.clone(),
@@ -311,6 +321,7 @@ impl Controller {
         }
         self.mark_dirty(&namespace);
         if self.pods_listed || !self.pod_init.is_empty() {
+            self.reevaluating.insert(namespace.clone());
             self.relist(namespace);
         }
     }
@@ -426,6 +437,7 @@ impl Controller {
     }
 
     fn on_relisted(&mut self, namespace: &str, pods: Vec<WatchedPod>) {
+        self.reevaluating.remove(namespace);
         let mut requeued = 0;
         for pod in pods {
             let key = pod.key();
@@ -641,11 +653,26 @@ impl Controller {
             return;
         }
         let now = Timestamp::now();
+        let mut held = Vec::new();
         for namespace in dirty {
+            let busy = self.reevaluating.contains(&namespace) || self.queue.busy(&namespace);
+            let since = *self
+                .held_since
+                .entry(namespace.clone())
+                .or_insert_with(Instant::now);
+            if busy && since.elapsed() < MAX_HOLD {
+                held.push(namespace);
+                continue;
+            }
+            self.held_since.remove(&namespace);
             let write = self.namespace_write(&namespace, now);
             if self.writes.send(write).is_err() {
                 return;
             }
+        }
+        if !held.is_empty() {
+            self.dirty.extend(held);
+            self.flush_at = Some(Instant::now() + FLUSH_DELAY);
         }
     }
 

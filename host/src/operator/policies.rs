@@ -150,8 +150,12 @@ impl Policies {
         self.in_effect.get(namespace).map(|effect| &effect.catalog)
     }
 
-    /// How policy `name` of `namespace` stands; `None` while its namespace's catalog loads.
+    /// How policy `name` of `namespace` stands; `None` while its namespace's catalog loads,
+    /// so no status claims a generation whose catalog is not in effect yet.
     pub fn effect(&self, namespace: &str, name: &str) -> Option<Effect> {
+        if self.building.contains_key(namespace) {
+            return None;
+        }
         let effect = self.in_effect.get(namespace)?;
         Some(if effect.policy != name {
             Effect::Superseded(effect.policy.clone())
@@ -239,6 +243,11 @@ mod tests {
         policies.apply(policy("audit"));
         let (old, _) = policies.start_build("shop");
         let (new, _) = policies.start_build("shop");
+        assert_eq!(
+            policies.effect("shop", "audit"),
+            None,
+            "no status while loading"
+        );
         assert_eq!(
             policies.finish_build("shop", old, Err("old".to_owned()), &defaults),
             Built::Stale

@@ -25,6 +25,8 @@ pub struct WorkQueue {
     order: VecDeque<PodKey>,
     waiting: HashMap<PodKey, (u64, WatchedPod)>,
     pending: HashMap<PodKey, Pending>,
+    /// Pods in `pending`, per namespace.
+    per_namespace: HashMap<String, usize>,
 }
 
 impl WorkQueue {
@@ -33,6 +35,9 @@ impl WorkQueue {
         self.next_seq += 1;
         let seq = self.next_seq;
         let key = pod.key();
+        if !self.pending.contains_key(&key) {
+            *self.per_namespace.entry(key.namespace.clone()).or_default() += 1;
+        }
         let pending = self.pending.entry(key.clone()).or_insert(Pending {
             seq,
             resource_version: Box::from(""),
@@ -52,7 +57,7 @@ impl WorkQueue {
             self.next_seq += 1;
             pending.seq = self.next_seq;
             if pending.in_flight == 0 {
-                self.pending.remove(key);
+                self.remove(key);
             }
         }
     }
@@ -83,9 +88,25 @@ impl WorkQueue {
         pending.in_flight = pending.in_flight.saturating_sub(1);
         let current = pending.seq == seq;
         if pending.in_flight == 0 && !self.waiting.contains_key(key) {
-            self.pending.remove(key);
+            self.remove(key);
         }
         current
+    }
+
+    fn remove(&mut self, key: &PodKey) {
+        if self.pending.remove(key).is_some()
+            && let Some(count) = self.per_namespace.get_mut(&key.namespace)
+        {
+            *count -= 1;
+            if *count == 0 {
+                self.per_namespace.remove(&key.namespace);
+            }
+        }
+    }
+
+    /// Whether pods of `namespace` wait or are being analysed.
+    pub fn busy(&self, namespace: &str) -> bool {
+        self.per_namespace.contains_key(namespace)
     }
 
     /// The resourceVersion of the pod's newest change still waiting or in flight.
@@ -142,10 +163,12 @@ mod tests {
             .collect();
         assert_eq!(versions, ["3", "2"]);
         assert!(queue.is_idle());
+        assert!(queue.busy("ns"));
         for (seq, pod) in &taken {
             assert!(queue.settle(&pod.key(), *seq));
         }
         assert_eq!(queue.keys().count(), 0, "settled pods leave no trace");
+        assert!(!queue.busy("ns"));
     }
 
     #[test]
@@ -168,6 +191,7 @@ mod tests {
         queue.forget(&key("a"));
         assert!(!queue.settle(&key("a"), taken[0].0));
         assert_eq!(queue.keys().count(), 0);
+        assert!(!queue.busy("ns"));
         queue.push(pod("b", "1"));
         queue.forget(&key("b"));
         assert!(queue.take(1).is_empty(), "a deleted pod is not analysed");
