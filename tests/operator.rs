@@ -100,6 +100,11 @@ fn a_pod_appearing_changing_and_leaving_moves_status_report_and_metrics() {
         support::operator::parse_metric(&body, "kube_devops_pods_tracked"),
         Some(1.0)
     );
+    let calls = support::operator::parse_metric(
+        &body,
+        "kube_devops_plugin_call_duration_seconds_count{plugin=\"latest-tag\"}",
+    );
+    assert!(calls.is_some_and(|calls| calls >= 2.0), "{body}");
 
     server.apply_object(pod(NS, "web", "nginx:1.28", "Running", 0));
     let status = wait_status(&server, "the fixed pod recovers the score", |status| {
@@ -152,7 +157,11 @@ fn a_policy_edit_reevaluates_its_namespace_and_exempt_pods_are_not_counted() {
     let mut edited = server
         .object("devopspolicies", Some(NS), "default")
         .expect("policy");
-    edited["spec"] = json!({"forbidLatestTag": false, "severityOverrides": {"missing-liveness-probe": "critical"}});
+    edited["spec"] = json!({
+        "forbidLatestTag": false,
+        "enforcementMode": "enforce",
+        "severityOverrides": {"missing-liveness-probe": "critical"},
+    });
     server.apply_object(edited);
     let status = wait_status(&server, "the edit is applied", |status| {
         status["observedGeneration"] == 2
@@ -162,6 +171,12 @@ fn a_policy_edit_reevaluates_its_namespace_and_exempt_pods_are_not_counted() {
         status["findingsByCheck"].get("latest-tag").is_none(),
         "{status}"
     );
+    let enforcing = status["conditions"]
+        .as_array()
+        .and_then(|conditions| conditions.iter().find(|c| c["type"] == "Enforcing"))
+        .expect("Enforcing condition");
+    assert_eq!(enforcing["status"], "False");
+    assert_eq!(enforcing["reason"], "NotYetActive");
     assert_eq!(
         server
             .requests_with_method("GET", "/api/v1/namespaces/shop/pods")
