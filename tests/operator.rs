@@ -6,7 +6,7 @@ mod support;
 
 use serde_json::{Value, json};
 use support::apiserver::{ApiServer, pod};
-use support::operator::{DEADLINE, Operator};
+use support::daemon::{DEADLINE, Operator};
 
 const NS: &str = "shop";
 
@@ -88,19 +88,19 @@ fn a_pod_appearing_changing_and_leaving_moves_status_report_and_metrics() {
     let (code, body) = operator.get("/metrics");
     assert_eq!(code, 200);
     let sample = format!("kube_devops_namespace_health_score{{namespace=\"{NS}\"}}");
-    assert_eq!(support::operator::parse_metric(&body, &sample), Some(95.0));
+    assert_eq!(support::daemon::parse_metric(&body, &sample), Some(95.0));
     assert_eq!(
-        support::operator::parse_metric(
+        support::daemon::parse_metric(
             &body,
             "kube_devops_findings{check=\"latest-tag\",severity=\"high\"}"
         ),
         Some(1.0)
     );
     assert_eq!(
-        support::operator::parse_metric(&body, "kube_devops_pods_tracked"),
+        support::daemon::parse_metric(&body, "kube_devops_pods_tracked"),
         Some(1.0)
     );
-    let calls = support::operator::parse_metric(
+    let calls = support::daemon::parse_metric(
         &body,
         "kube_devops_plugin_call_duration_seconds_count{plugin=\"latest-tag\"}",
     );
@@ -175,8 +175,8 @@ fn a_policy_edit_reevaluates_its_namespace_and_exempt_pods_are_not_counted() {
         .as_array()
         .and_then(|conditions| conditions.iter().find(|c| c["type"] == "Enforcing"))
         .expect("Enforcing condition");
-    assert_eq!(enforcing["status"], "False");
-    assert_eq!(enforcing["reason"], "NotYetActive");
+    assert_eq!(enforcing["status"], "True");
+    assert_eq!(enforcing["reason"], "Enforce");
     assert_eq!(
         server
             .requests_with_method("GET", "/api/v1/namespaces/shop/pods")

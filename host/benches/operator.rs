@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use common::{env_list, env_number};
 use serde_json::{Value, json};
 use support::apiserver::ApiServer;
-use support::operator::Operator;
+use support::daemon::Operator;
 
 /// The aims of issue 3.
 const AIM_SYNC_100K: Duration = Duration::from_secs(20);

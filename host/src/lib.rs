@@ -14,3 +14,4 @@ pub mod operator;
 pub mod pod;
 pub mod policy;
 pub mod wasm;
+pub mod webhook;

@@ -12,7 +12,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // The operator is a long-running service: its lifecycle belongs in the log.
     let level = match cli.command {
-        cli::Command::Operator(_) => "info",
+        cli::Command::Operator(_) | cli::Command::Webhook(cli::WebhookCommand::Serve(_)) => "info",
         _ => "warn",
     };
     init_logging(cli.log_format, level);

@@ -4,7 +4,8 @@
 #![allow(dead_code)] // Each test crate uses a different part.
 
 pub mod apiserver;
-pub mod operator;
+pub mod daemon;
+pub mod tls;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -7,6 +7,7 @@ mod cluster_commands;
 mod operator_commands;
 mod output;
 mod render;
+mod webhook_commands;
 
 use std::path::PathBuf;
 
@@ -66,6 +67,94 @@ pub enum Command {
     /// The DevOpsPolicy custom resource definition.
     #[command(subcommand)]
     Crd(CrdCommand),
+    /// The validating admission webhook. See docs/webhook.md.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Serve AdmissionReviews over HTTPS on /validate, with /healthz, /readyz and /metrics.
+    /// Runs until SIGTERM or SIGINT.
+    Serve(WebhookServeArgs),
+    /// Write a CA and a serving certificate for the webhook's Service (ca.crt, tls.crt,
+    /// tls.key).
+    CertGenerate(CertGenerateArgs),
+    /// Print the ValidatingWebhookConfiguration, with the CA bundle.
+    InstallConfig(InstallConfigArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WebhookServeArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Address to serve HTTPS on.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8443")]
+    pub addr: std::net::SocketAddr,
+    /// Serving certificate (PEM); reloaded when the file changes.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "/etc/kube-devops/tls/tls.crt"
+    )]
+    pub cert: PathBuf,
+    /// Serving key (PEM).
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "/etc/kube-devops/tls/tls.key"
+    )]
+    pub key: PathBuf,
+    /// When a review fails (plugin trap or time-out, deadline): `ignore` allows with a warning,
+    /// `fail` denies.
+    #[arg(long, value_enum, default_value_t = crate::webhook::FailurePolicy::Ignore)]
+    pub failure_policy: crate::webhook::FailurePolicy,
+    /// Longest a review may take, in milliseconds; keep it well below the configuration's
+    /// timeoutSeconds.
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub deadline_ms: u64,
+    /// Directory of custom plugin modules that policies name.
+    #[arg(long, value_name = "DIR")]
+    pub plugin_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CertGenerateArgs {
+    /// Directory to write ca.crt, tls.crt and tls.key into.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
+    /// The webhook's Service name.
+    #[arg(long, default_value = "kube-devops-webhook")]
+    pub service: String,
+    /// The webhook's namespace.
+    #[arg(long, default_value = "kube-devops")]
+    pub namespace: String,
+    /// Another DNS name for the certificate (repeatable), e.g. `localhost`.
+    #[arg(long = "dns-san", value_name = "NAME")]
+    pub dns_sans: Vec<String>,
+    /// An IP address for the certificate (repeatable), e.g. `127.0.0.1`.
+    #[arg(long = "ip-san", value_name = "IP")]
+    pub ip_sans: Vec<std::net::IpAddr>,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallConfigArgs {
+    /// The CA certificate (PEM) that signed the serving certificate.
+    #[arg(long, value_name = "FILE", default_value = "ca.crt")]
+    pub ca: PathBuf,
+    #[arg(long, default_value = "kube-devops-webhook")]
+    pub service: String,
+    #[arg(long, default_value = "kube-devops")]
+    pub namespace: String,
+    /// The Service's port.
+    #[arg(long, default_value_t = 443)]
+    pub port: i32,
+    /// What the API server does when the webhook cannot be reached: `Ignore` or `Fail`.
+    #[arg(long, value_parser = ["Ignore", "Fail"], default_value = "Ignore")]
+    pub failure_policy: String,
+    /// Seconds the API server waits for the webhook (1-30).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(i32).range(1..=30))]
+    pub timeout_seconds: i32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -231,5 +320,12 @@ pub async fn run(cli: Cli) -> Exit {
         Command::Operator(args) => operator_commands::operator(args).await,
         Command::Crd(CrdCommand::Generate) => output::print(crate::policy::crd_yaml()),
         Command::Crd(CrdCommand::Install(args)) => operator_commands::install_crd(&args).await,
+        Command::Webhook(WebhookCommand::Serve(args)) => webhook_commands::serve(args).await,
+        Command::Webhook(WebhookCommand::CertGenerate(args)) => {
+            webhook_commands::cert_generate(&args)
+        }
+        Command::Webhook(WebhookCommand::InstallConfig(args)) => {
+            webhook_commands::install_config(&args)
+        }
     }
 }

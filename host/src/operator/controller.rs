@@ -30,12 +30,12 @@ use tokio::sync::{mpsc, watch};
 
 use super::metrics::Metrics;
 use super::pods::{AnalysisPool, Done, Job, PodKey, WatchedPod};
-use super::policies::{Built, Policies};
 use super::queue::WorkQueue;
 use super::state::Governance;
 use super::status::{policy_report, policy_status, same_state};
 use super::writer::{ClassChange, NamespaceWrite, StatusWrite};
 use crate::analysis::{Catalog, is_system_namespace};
+use crate::policy::registry::{Built, Policies};
 use crate::policy::{DevOpsPolicy, load_catalog};
 use crate::wasm::Runtime;
 

@@ -3,8 +3,8 @@
 //!
 //! - [`controller`] owns the state and reacts to watch events; [`queue`] orders the pods waiting
 //!   for analysis; [`pods`] analyses them on threads of its own; [`state`] keeps per pod only its
-//!   findings, and the counts behind the scores; [`policies`] knows which policy is in effect
-//!   where.
+//!   findings, and the counts behind the scores; `policy::registry` knows which policy is in
+//!   effect where.
 //! - [`status`] computes policy statuses and PolicyReports; [`writer`] applies them (leader
 //!   only); [`leader`] runs the Lease election; [`metrics`] serves health and Prometheus.
 
@@ -12,7 +12,6 @@ pub mod controller;
 pub mod leader;
 pub mod metrics;
 pub mod pods;
-pub mod policies;
 pub mod queue;
 pub mod state;
 pub mod status;

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::state::{Counts, Namespace};
 use crate::contract::Severity;
 use crate::policy::crd::{DevOpsPolicyStatus, EnforcementMode, Violation};
+use crate::policy::registry::Effect;
 use crate::policy::{DevOpsPolicy, DevOpsPolicySpec};
 
 /// Findings a policy's status lists.
@@ -23,16 +24,6 @@ pub const MAX_REPORT_RESULTS: usize = 200;
 pub const REPORT_NAME: &str = "kube-devops";
 /// The field manager of every server-side apply.
 pub const FIELD_MANAGER: &str = "kube-devops";
-
-/// Whether a policy is the one in effect for its namespace.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Effect {
-    Active,
-    /// The policy cannot be loaded; the namespace is analysed with the defaults.
-    Invalid(String),
-    /// Another policy of the namespace (the first by name) is in effect.
-    Superseded(String),
-}
 
 /// The status `policy` should have, given its namespace's state. Condition transition times
 /// and `lastEvaluated` are kept from `policy`'s current status when nothing changed, so an
@@ -146,13 +137,16 @@ fn enforcing_condition(spec: &DevOpsPolicySpec) -> ConditionParts {
             "Enforcing",
             "False",
             "AuditMode",
-            "enforcementMode is audit: findings are reported, nothing is denied".to_owned(),
+            "enforcementMode is audit: findings are reported and admission only warns".to_owned(),
         ),
         EnforcementMode::Enforce => (
             "Enforcing",
-            "False",
-            "NotYetActive",
-            "enforcementMode enforce is accepted, but enforcement is not active yet: findings are reported only".to_owned(),
+            "True",
+            "Enforce",
+            format!(
+                "the kube-devops admission webhook denies pods with a finding of severity {} or above",
+                spec.threshold()
+            ),
         ),
     }
 }

@@ -59,16 +59,28 @@ pub struct DevOpsPolicySpec {
     /// Pending pod counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forbid_pending_duration: Option<u64>,
-    /// `audit` reports findings; `enforce` will also deny at admission (accepted, and reported
-    /// as not yet active in the `Enforcing` condition). Default `audit`.
+    /// `audit` reports findings (the admission webhook only warns); `enforce` also makes the
+    /// admission webhook deny pods with a finding at `admissionThreshold` or above. Default
+    /// `audit`.
     #[serde(default)]
     pub enforcement_mode: EnforcementMode,
+    /// The least severe finding that denies a pod at admission in `enforce` mode; findings below
+    /// it come back as warnings. Default `high`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admission_threshold: Option<Severity>,
     /// Severity per check id, overriding the plugin's (`latest-tag: critical`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub severity_overrides: BTreeMap<String, Severity>,
     /// Any plugin, built-in or custom, configured by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plugins: Vec<PluginPolicy>,
+}
+
+impl DevOpsPolicySpec {
+    /// [`DevOpsPolicySpec::admission_threshold`], or its default.
+    pub fn threshold(&self) -> Severity {
+        self.admission_threshold.unwrap_or(Severity::High)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

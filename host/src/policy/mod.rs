@@ -1,8 +1,10 @@
-//! The `DevOpsPolicy` CRD ([`crd`]), shared by the operator and the admission webhook, and how a
-//! policy becomes the analysis engine's configuration ([`engine`]).
+//! The `DevOpsPolicy` CRD ([`crd`]), shared by the operator and the admission webhook, how a
+//! policy becomes the analysis engine's configuration ([`engine`]), and which policy is in effect
+//! where ([`registry`]).
 
 pub mod crd;
 pub mod engine;
+pub mod registry;
 
 pub use crd::{DevOpsPolicy, DevOpsPolicySpec, DevOpsPolicyStatus};
 pub use engine::{PolicyError, load_catalog};

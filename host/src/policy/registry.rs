@@ -1,6 +1,6 @@
-//! The DevOpsPolicies the operator knows, and which one is in effect in each namespace with the
-//! plugin catalog it stands for. Bookkeeping only: the controller starts catalog builds and
-//! hands their results back here.
+//! The DevOpsPolicies a long-running mode knows (the operator, the webhook), and which one is in
+//! effect in each namespace with the plugin catalog it stands for. Bookkeeping only: the caller
+//! starts catalog builds (loading runs plugins) and hands their results back here.
 //!
 //! One policy per namespace is in effect: the first by name. A build result is used only if no
 //! newer build of the namespace started meanwhile (each build has a token).
@@ -10,9 +10,18 @@ use std::sync::Arc;
 
 use kube::ResourceExt;
 
-use super::status::Effect;
 use crate::analysis::Catalog;
 use crate::policy::{DevOpsPolicy, DevOpsPolicySpec};
+
+/// Whether a policy is the one in effect for its namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Active,
+    /// The policy cannot be loaded; the namespace is analysed with the defaults.
+    Invalid(String),
+    /// Another policy of the namespace (the first by name) is in effect.
+    Superseded(String),
+}
 
 /// The policy in effect in a namespace and its catalog.
 struct InEffect {
@@ -175,6 +184,13 @@ impl Policies {
     /// Namespaces with a policy.
     pub fn namespaces(&self) -> impl Iterator<Item = &String> {
         self.by_namespace.keys()
+    }
+
+    /// The spec of the policy in effect in `namespace` with its catalog, once loaded.
+    pub fn in_effect(&self, namespace: &str) -> Option<(&DevOpsPolicySpec, &Arc<Catalog>)> {
+        let effect = self.in_effect.get(namespace)?;
+        let policy = self.by_namespace.get(namespace)?.get(&effect.policy)?;
+        Some((&policy.spec, &effect.catalog))
     }
 
     /// Seconds a pod of `namespace` may stay Pending, when its policy in effect says.

@@ -1,6 +1,6 @@
-//! A running `kube-devops operator` process for tests: its log collected as it is written, its
-//! metrics address read from the log, metrics scraped over real HTTP, and SIGTERM or SIGKILL on
-//! demand. The process is killed when dropped.
+//! A running `kube-devops operator` or `kube-devops webhook serve` process for tests: its log
+//! collected as it is written, its address read from the log, metrics scraped over real HTTP,
+//! and SIGTERM or SIGKILL on demand. The process is killed when dropped.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -8,36 +8,61 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-/// How long a test waits for the operator to reach a state before failing.
+/// How long a test waits for a process to reach a state before failing.
 pub const DEADLINE: Duration = Duration::from_secs(60);
 
-pub struct Operator {
+pub struct Daemon {
     child: Child,
     log: Arc<(Mutex<Vec<String>>, Condvar)>,
+    /// Where it serves: metrics for the operator, HTTPS for the webhook.
     pub metrics_addr: String,
 }
 
-impl Operator {
+/// The operator's name in tests that run it.
+pub type Operator = Daemon;
+
+impl Daemon {
     /// Starts `kube-devops operator --kubeconfig KUBECONFIG --metrics-addr 127.0.0.1:0 ARGS`
     /// and waits until it serves metrics.
     pub fn start(kubeconfig: &str, args: &[&str]) -> Self {
+        let mut all = vec![
+            "operator",
+            "--kubeconfig",
+            kubeconfig,
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ];
+        all.extend_from_slice(args);
+        Self::spawn(&all, "serving /healthz")
+    }
+
+    /// Starts `kube-devops webhook serve --kubeconfig KUBECONFIG --addr 127.0.0.1:0 ARGS` and
+    /// waits until it serves.
+    pub fn webhook(kubeconfig: &str, args: &[&str]) -> Self {
+        let mut all = vec![
+            "webhook",
+            "serve",
+            "--kubeconfig",
+            kubeconfig,
+            "--addr",
+            "127.0.0.1:0",
+        ];
+        all.extend_from_slice(args);
+        Self::spawn(&all, "serving admission reviews")
+    }
+
+    /// Runs `kube-devops ARGS` and waits for the log line with `listening`, whose `addr=`
+    /// field is where it serves.
+    fn spawn(args: &[&str], listening: &str) -> Self {
         let mut child = super::kube_devops()
-            .args([
-                "operator",
-                "--kubeconfig",
-                kubeconfig,
-                "--metrics-addr",
-                "127.0.0.1:0",
-                "--log-format",
-                "text",
-            ])
             .args(args)
+            .args(["--log-format", "text"])
             .env("RUST_LOG", "info,kube_client::client::builder=off")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("start kube-devops operator");
+            .expect("start kube-devops");
         let stderr = child.stderr.take().expect("piped stderr");
         let log: Arc<(Mutex<Vec<String>>, Condvar)> = Arc::default();
         let sink = log.clone();
@@ -48,12 +73,12 @@ impl Operator {
                 changed.notify_all();
             }
         });
-        let mut operator = Operator {
+        let mut operator = Daemon {
             child,
             log,
             metrics_addr: String::new(),
         };
-        let line = operator.wait_for_log("serving /healthz");
+        let line = operator.wait_for_log(listening);
         operator.metrics_addr = line
             .split("addr=")
             .nth(1)
@@ -152,7 +177,7 @@ impl Operator {
     }
 }
 
-impl Drop for Operator {
+impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -1,0 +1,140 @@
+//! The policies the webhook enforces, kept current by a watch: never an API call per request.
+//! Each namespace's policy in effect becomes a plugin catalog (built off the async runtime,
+//! since loading runs plugins) and is published for the request handlers to read.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use futures::StreamExt;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use kube::{Api, Client, ResourceExt};
+use tokio::sync::{mpsc, watch};
+
+use crate::analysis::Catalog;
+use crate::contract::Severity;
+use crate::policy::crd::EnforcementMode;
+use crate::policy::registry::{Built, Policies};
+use crate::policy::{DevOpsPolicy, load_catalog};
+use crate::wasm::Runtime;
+
+/// What admission applies in a namespace.
+pub struct Admission {
+    pub catalog: Arc<Catalog>,
+    pub threshold: Severity,
+    /// `enforce` mode: findings at the threshold deny; otherwise they only warn.
+    pub deny: bool,
+}
+
+/// The published policies, by namespace; no entry: no policy, allow.
+#[derive(Default)]
+pub struct PolicyCache {
+    namespaces: RwLock<HashMap<String, Arc<Admission>>>,
+    ready: AtomicBool,
+}
+
+impl PolicyCache {
+    pub fn get(&self, namespace: &str) -> Option<Arc<Admission>> {
+        self.namespaces
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(namespace)
+            .cloned()
+    }
+
+    /// Every policy listed at start-up is loaded.
+    pub fn ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+
+    fn publish(&self, namespace: &str, admission: Option<Admission>) {
+        let mut namespaces = self
+            .namespaces
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match admission {
+            Some(admission) => namespaces.insert(namespace.to_owned(), Arc::new(admission)),
+            None => namespaces.remove(namespace),
+        };
+    }
+}
+
+/// Keeps `cache` current until `shutdown` turns true.
+pub async fn run(
+    client: Client,
+    runtime: Arc<Runtime>,
+    defaults: Arc<Catalog>,
+    plugin_dir: Option<PathBuf>,
+    cache: Arc<PolicyCache>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut events = watcher::watcher(Api::<DevOpsPolicy>::all(client), watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    let (built_tx, mut built) = mpsc::unbounded_channel();
+    let mut policies = Policies::default();
+    let mut listed = false;
+    loop {
+        tokio::select! {
+            _ = shutdown.wait_for(|stop| *stop) => return,
+            Some(event) = events.next() => {
+                let changed = match event {
+                    Ok(Event::Init) => { policies.begin_init(); Vec::new() }
+                    Ok(Event::InitApply(policy) | Event::Apply(policy)) => {
+                        let namespace = policy.namespace().unwrap_or_default();
+                        if policies.apply(policy) { vec![namespace] } else { Vec::new() }
+                    }
+                    Ok(Event::Delete(policy)) => {
+                        let namespace = policy.namespace().unwrap_or_default();
+                        policies.delete(&namespace, &policy.name_any());
+                        vec![namespace]
+                    }
+                    Ok(Event::InitDone) => {
+                        listed = true;
+                        policies.end_init().into_iter().map(|(namespace, _)| namespace).collect()
+                    }
+                    Err(error) => {
+                        tracing::warn!(error = %error, "policy watch failed; retrying");
+                        Vec::new()
+                    }
+                };
+                for namespace in changed {
+                    let (token, spec) = policies.start_build(&namespace);
+                    let (runtime, plugin_dir, built_tx) = (runtime.clone(), plugin_dir.clone(), built_tx.clone());
+                    let spawned = std::thread::Builder::new().name("policy-load".to_owned()).spawn(move || {
+                        let result = match spec {
+                            Some(spec) => load_catalog(&runtime, &spec, plugin_dir.as_deref()).map_err(|error| error.to_string()),
+                            None => Err(String::new()),
+                        };
+                        let _ = built_tx.send((namespace, token, result));
+                    });
+                    if let Err(error) = spawned {
+                        tracing::error!(error = %error, "cannot start a thread to load a policy");
+                    }
+                }
+            }
+            Some((namespace, token, result)) = built.recv() => {
+                match policies.finish_build(&namespace, token, result, &defaults) {
+                    Built::Stale => {}
+                    Built::Invalid { policy, error } => {
+                        tracing::warn!(namespace = %namespace, policy = %policy, error = %error, "policy cannot be loaded; admission uses the default checks");
+                    }
+                    Built::Active { policy } => tracing::info!(namespace = %namespace, policy = %policy, "policy enforced at admission"),
+                    Built::Defaults => {}
+                }
+                let admission = policies.in_effect(&namespace).map(|(spec, catalog)| Admission {
+                    catalog: catalog.clone(),
+                    threshold: spec.threshold(),
+                    deny: spec.enforcement_mode == EnforcementMode::Enforce,
+                });
+                cache.publish(&namespace, admission);
+            }
+        }
+        if listed && !policies.building() && !cache.ready() {
+            cache.ready.store(true, Ordering::SeqCst);
+            tracing::info!("policies loaded; ready");
+        }
+    }
+}

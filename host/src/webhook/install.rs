@@ -1,0 +1,105 @@
+//! `kube-devops webhook install-config`: the ValidatingWebhookConfiguration that sends pods and
+//! pod-template workloads to the webhook, with the CA bundle that makes its certificate trusted.
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::admissionregistration::v1::{
+    RuleWithOperations, ServiceReference, ValidatingWebhook, ValidatingWebhookConfiguration,
+    WebhookClientConfig,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+    LabelSelector, LabelSelectorRequirement, ObjectMeta,
+};
+
+/// Namespaces the API server never sends: the platform's own, and the webhook's.
+const SKIPPED_NAMESPACES: [&str; 8] = [
+    "kube-system",
+    "kube-public",
+    "kube-node-lease",
+    "cert-manager",
+    "istio-system",
+    "monitoring",
+    "observability",
+    "argocd",
+];
+
+/// How the API server reaches the webhook and what happens when it cannot.
+#[derive(Debug, Clone)]
+pub struct InstallOptions {
+    pub service: String,
+    pub namespace: String,
+    pub port: i32,
+    /// PEM of the CA that signed the serving certificate.
+    pub ca_pem: String,
+    /// `Ignore` (admit when the webhook is down) or `Fail`.
+    pub failure_policy: String,
+    pub timeout_seconds: i32,
+}
+
+pub fn configuration(options: &InstallOptions) -> ValidatingWebhookConfiguration {
+    let rule = |group: &str, resources: &[&str]| RuleWithOperations {
+        api_groups: Some(vec![group.to_owned()]),
+        api_versions: Some(vec!["v1".to_owned()]),
+        operations: Some(vec!["CREATE".to_owned(), "UPDATE".to_owned()]),
+        resources: Some(resources.iter().map(|r| (*r).to_owned()).collect()),
+        scope: Some("Namespaced".to_owned()),
+    };
+    let mut skipped: Vec<String> = SKIPPED_NAMESPACES.map(str::to_owned).to_vec();
+    if !skipped.contains(&options.namespace) {
+        skipped.push(options.namespace.clone());
+    }
+    let webhook = ValidatingWebhook {
+        name: "workloads.devops.stochastic.io".to_owned(),
+        admission_review_versions: vec!["v1".to_owned()],
+        client_config: WebhookClientConfig {
+            ca_bundle: Some(ByteString(options.ca_pem.clone().into_bytes())),
+            service: Some(ServiceReference {
+                name: options.service.clone(),
+                namespace: options.namespace.clone(),
+                path: Some("/validate".to_owned()),
+                port: Some(options.port),
+            }),
+            url: None,
+        },
+        failure_policy: Some(options.failure_policy.clone()),
+        match_policy: Some("Equivalent".to_owned()),
+        namespace_selector: Some(LabelSelector {
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "kubernetes.io/metadata.name".to_owned(),
+                operator: "NotIn".to_owned(),
+                values: Some(skipped),
+            }]),
+            match_labels: None,
+        }),
+        rules: Some(vec![
+            rule("", &["pods"]),
+            rule(
+                "apps",
+                &["deployments", "statefulsets", "daemonsets", "replicasets"],
+            ),
+            rule("batch", &["jobs", "cronjobs"]),
+        ]),
+        side_effects: "None".to_owned(),
+        timeout_seconds: Some(options.timeout_seconds),
+        ..ValidatingWebhook::default()
+    };
+    ValidatingWebhookConfiguration {
+        metadata: ObjectMeta {
+            name: Some("kube-devops".to_owned()),
+            labels: Some(
+                [(
+                    "app.kubernetes.io/name".to_owned(),
+                    "kube-devops".to_owned(),
+                )]
+                .into(),
+            ),
+            ..ObjectMeta::default()
+        },
+        webhooks: Some(vec![webhook]),
+    }
+}
+
+/// The configuration as YAML, as `install-config` prints it.
+pub fn yaml(options: &InstallOptions) -> String {
+    // Serialising a value we built ourselves cannot fail.
+    serde_saphyr::to_string(&configuration(options)).unwrap_or_default()
+}

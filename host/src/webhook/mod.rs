@@ -1,0 +1,239 @@
+//! Admission webhook mode (`kube-devops webhook serve`): a validating webhook over HTTPS that
+//! holds pods and pod-template workloads to their namespace's DevOpsPolicy, with the same plugins
+//! as the CLI and the operator.
+//!
+//! - [`review`] reads AdmissionReviews and turns findings into a decision (pure);
+//! - [`cache`] keeps the policies current by a watch; [`server`] answers requests;
+//! - [`certs`] and [`install`] generate the certificates and the ValidatingWebhookConfiguration.
+
+pub mod cache;
+pub mod certs;
+pub mod install;
+pub mod review;
+pub mod server;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use axum_server::tls_rustls::RustlsConfig;
+use kube::Client;
+use tokio::sync::{oneshot, watch};
+
+use crate::analysis::report::PodResult;
+use crate::analysis::worker::Worker;
+use crate::analysis::{Catalog, Config, PluginPaths, SetupError};
+use crate::pod::PodInput;
+use crate::wasm::Runtime;
+
+pub use server::FailurePolicy;
+
+/// How the webhook serves.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub addr: SocketAddr,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub failure_policy: FailurePolicy,
+    pub deadline: Duration,
+    pub plugin_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("cannot read the serving certificate {cert} and key {key}: {source}")]
+    Certificate {
+        cert: PathBuf,
+        key: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot serve on {address}: {source}")]
+    Serve {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot load the built-in plugins: {0}")]
+    Plugins(#[from] SetupError),
+    #[error("cannot wait for termination signals: {0}")]
+    Signals(std::io::Error),
+}
+
+/// How often the certificate files are looked at for a rotation.
+const CERT_POLL: Duration = Duration::from_secs(1);
+
+/// Serves until SIGTERM or SIGINT.
+pub async fn run(client: Client, options: Options) -> Result<(), WebhookError> {
+    // kube's client and this server both use rustls with ring; the process picks it once.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let tls = RustlsConfig::from_pem_file(&options.cert, &options.key)
+        .await
+        .map_err(|source| WebhookError::Certificate {
+            cert: options.cert.clone(),
+            key: options.key.clone(),
+            source,
+        })?;
+    let runtime = Runtime::new().map_err(SetupError::from)?;
+    let defaults = Arc::new(Catalog::load_in(
+        &runtime,
+        &Config::default(),
+        &PluginPaths::default(),
+    )?);
+    let metrics = server::Metrics::new();
+    let cache = Arc::new(cache::PolicyCache::default());
+    let (shutdown_tx, shutdown) = watch::channel(false);
+    tokio::spawn(cache::run(
+        client,
+        runtime,
+        defaults,
+        options.plugin_dir.clone(),
+        cache.clone(),
+        shutdown.clone(),
+    ));
+    tokio::spawn(reload_certificates(
+        tls.clone(),
+        options.cert.clone(),
+        options.key.clone(),
+        shutdown.clone(),
+    ));
+    let state = Arc::new(server::AppState {
+        cache,
+        analyzer: Analyzer::start(
+            std::thread::available_parallelism().map_or(1, usize::from),
+            metrics.clone(),
+        ),
+        metrics,
+        failure_policy: options.failure_policy,
+        deadline: options.deadline,
+    });
+    let handle = axum_server::Handle::new();
+    let server = axum_server::bind_rustls(options.addr, tls)
+        .handle(handle.clone())
+        .serve(server::router(state).into_make_service());
+    let address = options.addr;
+    let serving = tokio::spawn(server);
+    if let Some(bound) = handle.listening().await {
+        tracing::info!(addr = %bound, "serving admission reviews on https://{bound}/validate");
+    }
+    tokio::select! {
+        result = wait_for_signal() => result.map_err(WebhookError::Signals)?,
+        finished = serving => {
+            return match finished {
+                Ok(Err(source)) => Err(WebhookError::Serve { address, source }),
+                _ => Ok(()),
+            };
+        }
+    }
+    tracing::info!("shutting down");
+    shutdown_tx.send_replace(true);
+    handle.graceful_shutdown(Some(Duration::from_secs(10)));
+    Ok(())
+}
+
+/// Reloads the certificate when its files change (cert-manager renews them in place). The new
+/// one applies to new connections; requests in flight are not dropped.
+async fn reload_certificates(
+    tls: RustlsConfig,
+    cert: PathBuf,
+    key: PathBuf,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut seen = (modified(&cert), modified(&key));
+    loop {
+        tokio::select! {
+            _ = shutdown.wait_for(|stop| *stop) => return,
+            () = tokio::time::sleep(CERT_POLL) => {}
+        }
+        let now = (modified(&cert), modified(&key));
+        if now == seen {
+            continue;
+        }
+        match tls.reload_from_pem_file(&cert, &key).await {
+            Ok(()) => {
+                tracing::info!(cert = %cert.display(), "serving certificate reloaded");
+                seen = now;
+            }
+            // A half-written pair: try again at the next look.
+            Err(error) => {
+                tracing::warn!(error = %error, "cannot reload the serving certificate yet")
+            }
+        }
+    }
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path)
+        .and_then(|meta| meta.modified())
+        .ok()
+}
+
+async fn wait_for_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = interrupt.recv() => {}
+    }
+    Ok(())
+}
+
+/// One review for the analysis threads.
+struct Job {
+    pod: PodInput,
+    catalog: Arc<Catalog>,
+    reply: oneshot::Sender<PodResult>,
+}
+
+/// Threads that run reviews through the plugins, off the async runtime.
+pub struct Analyzer {
+    jobs: Mutex<mpsc::Sender<Job>>,
+}
+
+impl Analyzer {
+    pub fn start(threads: usize, metrics: Arc<server::Metrics>) -> Self {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for index in 0..threads.max(1) {
+            let (queue, metrics) = (queue.clone(), metrics.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("review-{index}"))
+                .spawn(move || {
+                    loop {
+                        let job = match queue.lock() {
+                            Ok(queue) => queue.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(job) = job else { return };
+                        let result = Worker::observed(&job.catalog, &*metrics).analyze(&job.pod);
+                        // The requester may have given up (deadline): nothing to do then.
+                        let _ = job.reply.send(result);
+                    }
+                });
+            if let Err(error) = spawned {
+                tracing::error!(error = %error, "cannot start an analysis thread");
+            }
+        }
+        Analyzer {
+            jobs: Mutex::new(jobs),
+        }
+    }
+
+    /// Queues a review; false once the threads have stopped.
+    pub fn submit(
+        &self,
+        pod: PodInput,
+        catalog: Arc<Catalog>,
+        reply: oneshot::Sender<PodResult>,
+    ) -> bool {
+        self.jobs.lock().is_ok_and(|jobs| {
+            jobs.send(Job {
+                pod,
+                catalog,
+                reply,
+            })
+            .is_ok()
+        })
+    }
+}

@@ -1,0 +1,350 @@
+//! The HTTPS endpoints: `POST /validate` (AdmissionReview), `/healthz`, `/readyz`, `/metrics`.
+//! Handlers are thin: read the body, parse, decide ([`decide`]), answer; every error maps to a
+//! 400 or to the failure policy in one place.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
+use serde_json::json;
+use tokio::sync::oneshot;
+
+use super::cache::PolicyCache;
+use super::review::{Decision, Request};
+use crate::analysis::is_system_namespace;
+use crate::analysis::report::PodResult;
+use crate::analysis::worker::CallObserver;
+use crate::pod::{self, Origin, Read, Source};
+
+/// Largest AdmissionReview accepted (the API server's own objects are at most ~1.5 MiB).
+pub const MAX_BODY: usize = 4 << 20;
+
+/// What to do when the review itself fails (a plugin trap or time-out, the deadline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailurePolicy {
+    /// Allow, with a warning (the default: a broken check must not stop deployments).
+    Ignore,
+    /// Deny.
+    Fail,
+}
+
+pub struct AppState {
+    pub cache: Arc<PolicyCache>,
+    pub analyzer: super::Analyzer,
+    pub metrics: Arc<Metrics>,
+    pub failure_policy: FailurePolicy,
+    /// Per request, well below the API server's webhook timeout.
+    pub deadline: Duration,
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/validate", post(validate))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn validate(State(state): State<Arc<AppState>>, body: Body) -> Response {
+    let started = Instant::now();
+    let bytes = match to_bytes(body, MAX_BODY).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return bad_request(
+                &state,
+                &format!(
+                    "the body is over the {} MiB limit or unreadable",
+                    MAX_BODY >> 20
+                ),
+            );
+        }
+    };
+    let request = match Request::parse(&bytes) {
+        Ok(request) => request,
+        Err(error) => return bad_request(&state, &error.to_string()),
+    };
+    if request.reviewed() && request.object.is_none() {
+        return bad_request(&state, "the AdmissionReview request has no object");
+    }
+    let (decision, reason) = decide(&state, &request).await;
+    let outcome = if decision.allowed {
+        "allowed"
+    } else {
+        "denied"
+    };
+    state.metrics.requests.with_label_values(&[outcome]).inc();
+    state
+        .metrics
+        .warnings
+        .with_label_values(&["warning"])
+        .inc_by(decision.warnings.len() as u64);
+    state
+        .metrics
+        .latency
+        .with_label_values(&[outcome])
+        .observe(started.elapsed().as_secs_f64());
+    tracing::info!(
+        uid = %request.uid,
+        namespace = %request.namespace,
+        kind = %request.kind.1,
+        name = %request.name,
+        operation = %request.operation,
+        dry_run = request.dry_run,
+        allowed = decision.allowed,
+        warnings = decision.warnings.len(),
+        reason,
+        "admission review"
+    );
+    axum::Json(decision.response(&request.uid)).into_response()
+}
+
+/// The decision for a request, and why, for the log.
+pub async fn decide(state: &AppState, request: &Request) -> (Decision, &'static str) {
+    if !request.reviewed() {
+        return (Decision::allow(), "not a reviewed kind or operation");
+    }
+    if is_system_namespace(&request.namespace) {
+        return (Decision::allow(), "system namespace");
+    }
+    let Some(admission) = state.cache.get(&request.namespace) else {
+        return (Decision::allow(), "no policy in the namespace");
+    };
+    let Some(object) = &request.object else {
+        return (Decision::allow(), "no object");
+    };
+    let text = Arc::new(object.clone());
+    let range = 0..text.len();
+    let source = Source::new(Origin::Cluster, text, range)
+        .with_implied_kind(Some(Arc::from(request.kind.1.as_str())));
+    let mut input = match pod::read(source) {
+        Ok(Read::Pod(input)) => input,
+        Ok(Read::Skipped { .. }) => return (Decision::allow(), "no pod template"),
+        Err(error) => return failure(state, &format!("cannot read the object: {}", error.reason)),
+    };
+    // The namespace may be missing from the object at CREATE; the request names it.
+    if input.record.metadata.namespace.is_empty()
+        || input.record.metadata.namespace == pod::DEFAULT_NAMESPACE
+    {
+        input
+            .record
+            .metadata
+            .namespace
+            .clone_from(&request.namespace);
+    }
+    // At admission nothing runs yet: status checks have nothing to see.
+    input.record.status = None;
+    let (reply, result) = oneshot::channel::<PodResult>();
+    if !state
+        .analyzer
+        .submit(input, admission.catalog.clone(), reply)
+    {
+        return failure(state, "the analysis threads have stopped");
+    }
+    let result = match tokio::time::timeout(state.deadline, result).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => return failure(state, "the analysis failed"),
+        Err(_) => {
+            return failure(
+                state,
+                &format!(
+                    "the analysis did not finish within {} ms",
+                    state.deadline.as_millis()
+                ),
+            );
+        }
+    };
+    if result.exempt {
+        return (Decision::allow(), "exempt");
+    }
+    let mut decision =
+        Decision::from_findings(&result.findings, admission.threshold, admission.deny);
+    if result.diagnostics.is_empty() {
+        let reason = if decision.allowed {
+            "no blocking finding"
+        } else {
+            "findings at or above the threshold"
+        };
+        return (decision, reason);
+    }
+    let problems: Vec<String> = result
+        .diagnostics
+        .into_iter()
+        .map(|diagnostic| diagnostic.message)
+        .collect();
+    match state.failure_policy {
+        FailurePolicy::Ignore => {
+            decision.warnings.extend(
+                problems
+                    .iter()
+                    .map(|problem| format!("kube-devops: {problem}")),
+            );
+            (decision, "plugin failure (fail-open)")
+        }
+        FailurePolicy::Fail => {
+            let mut message = decision
+                .message
+                .unwrap_or_else(|| "denied by kube-devops:".to_owned());
+            message.push_str("\nthe review failed (fail-closed):");
+            for problem in &problems {
+                message.push_str("\n- ");
+                message.push_str(problem);
+            }
+            decision.allowed = false;
+            decision.message = Some(message);
+            (decision, "plugin failure (fail-closed)")
+        }
+    }
+}
+
+/// The review could not be made: allow with a warning, or deny, per the failure policy.
+fn failure(state: &AppState, problem: &str) -> (Decision, &'static str) {
+    state.metrics.errors.with_label_values(&["review"]).inc();
+    match state.failure_policy {
+        FailurePolicy::Ignore => (
+            Decision {
+                allowed: true,
+                message: None,
+                warnings: vec![format!(
+                    "kube-devops could not review this object and allowed it: {problem}"
+                )],
+            },
+            "review failed (fail-open)",
+        ),
+        FailurePolicy::Fail => (
+            Decision {
+                allowed: false,
+                message: Some(format!(
+                    "kube-devops could not review this object (fail-closed): {problem}"
+                )),
+                warnings: Vec::new(),
+            },
+            "review failed (fail-closed)",
+        ),
+    }
+}
+
+fn bad_request(state: &AppState, message: &str) -> Response {
+    state
+        .metrics
+        .errors
+        .with_label_values(&["bad_request"])
+        .inc();
+    tracing::warn!(reason = message, "bad admission request");
+    let body = json!({
+        "kind": "Status", "apiVersion": "v1", "status": "Failure",
+        "reason": "BadRequest", "code": 400, "message": message,
+    });
+    (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    if state.cache.ready() {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "loading policies")
+    }
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
+
+/// The webhook's Prometheus metrics, all named `kube_devops_webhook_…`.
+pub struct Metrics {
+    registry: Registry,
+    pub requests: IntCounterVec,
+    pub warnings: IntCounterVec,
+    pub errors: IntCounterVec,
+    pub latency: HistogramVec,
+    plugin_calls: HistogramVec,
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Self> {
+        let registry = Registry::new();
+        let counter = |name: &str, help: &str, label: &str| {
+            let metric = IntCounterVec::new(
+                Opts::new(format!("kube_devops_webhook_{name}"), help),
+                &[label],
+            )
+            .expect("valid metric");
+            registry
+                .register(Box::new(metric.clone()))
+                .expect("unique metric");
+            metric
+        };
+        let requests = counter(
+            "requests_total",
+            "Admission reviews answered, by decision",
+            "decision",
+        );
+        let warnings = counter("warnings_total", "Warnings returned to clients", "kind");
+        let errors = counter(
+            "errors_total",
+            "Bad requests, review failures and plugin failures",
+            "kind",
+        );
+        let buckets = vec![
+            0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+        ];
+        let histogram = |name: &str, help: &str, label: &str| {
+            let metric = HistogramVec::new(
+                HistogramOpts::new(format!("kube_devops_webhook_{name}"), help)
+                    .buckets(buckets.clone()),
+                &[label],
+            )
+            .expect("valid metric");
+            registry
+                .register(Box::new(metric.clone()))
+                .expect("unique metric");
+            metric
+        };
+        let latency = histogram(
+            "request_duration_seconds",
+            "Time to answer a review, by decision",
+            "decision",
+        );
+        let plugin_calls = histogram(
+            "plugin_call_duration_seconds",
+            "Duration of one plugin call, by plugin",
+            "plugin",
+        );
+        Arc::new(Metrics {
+            registry,
+            requests,
+            warnings,
+            errors,
+            latency,
+            plugin_calls,
+        })
+    }
+
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buffer);
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+}
+
+impl CallObserver for Metrics {
+    fn observe(&self, plugin: &str, elapsed: Duration, failed: bool) {
+        self.plugin_calls
+            .with_label_values(&[plugin])
+            .observe(elapsed.as_secs_f64());
+        if failed {
+            self.errors.with_label_values(&["plugin_call"]).inc();
+        }
+    }
+}

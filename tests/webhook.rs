@@ -1,0 +1,475 @@
+//! `kube-devops webhook serve` over real TLS with a CA made by `webhook cert-generate`, fed
+//! AdmissionReview documents as the API server sends them; its policies come from the loopback
+//! API server fixture by a watch.
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::apiserver::{ApiServer, pod};
+use support::daemon::Daemon;
+use support::tls::{Client, der_of};
+
+const NS: &str = "shop";
+
+struct Webhook {
+    _server: ApiServer,
+    daemon: Daemon,
+    client: Client,
+    dir: tempfile::TempDir,
+}
+
+impl Webhook {
+    /// A webhook whose cluster holds `policies` (in namespace `shop` unless they say).
+    fn start(policies: &[Value], args: &[&str]) -> Self {
+        let server = ApiServer::start();
+        for policy in policies {
+            server.apply_object(policy.clone());
+        }
+        let dir = support::temp_dir();
+        let certs = dir.path().join("certs");
+        generate_certs(&certs);
+        let kubeconfig = server.kubeconfig(dir.path());
+        let cert = certs.join("tls.crt").to_string_lossy().into_owned();
+        let key = certs.join("tls.key").to_string_lossy().into_owned();
+        let mut all = vec!["--cert", cert.as_str(), "--key", key.as_str()];
+        all.extend_from_slice(args);
+        let daemon = Daemon::webhook(&kubeconfig, &all);
+        daemon.wait_for_log("policies loaded; ready");
+        let ca = std::fs::read_to_string(certs.join("ca.crt")).expect("ca.crt");
+        Webhook {
+            _server: server,
+            daemon,
+            client: Client::trusting(&[&ca]),
+            dir,
+        }
+    }
+
+    fn post(&self, body: &[u8]) -> support::tls::Answer {
+        self.client
+            .post(&self.daemon.metrics_addr, "/validate", body)
+            .expect("an HTTPS answer")
+    }
+
+    /// The `response` of an AdmissionReview for `object`.
+    fn review(&self, namespace: &str, object: Value) -> Value {
+        let answer = self.post(review("uid-1", namespace, object).to_string().as_bytes());
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let body = answer.json();
+        assert_eq!(body["kind"], "AdmissionReview");
+        assert_eq!(body["response"]["uid"], "uid-1");
+        body["response"].clone()
+    }
+}
+
+fn generate_certs(out: &Path) {
+    let out = out.to_string_lossy().into_owned();
+    let run = support::run_with_stdin(
+        &[
+            "webhook",
+            "cert-generate",
+            "--out",
+            &out,
+            "--ip-san",
+            "127.0.0.1",
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+}
+
+fn policy(namespace: &str, spec: Value) -> Value {
+    json!({
+        "apiVersion": "devops.stochastic.io/v1",
+        "kind": "DevOpsPolicy",
+        "metadata": {"name": "default", "namespace": namespace},
+        "spec": spec,
+    })
+}
+
+fn enforce() -> Value {
+    policy(NS, json!({"enforcementMode": "enforce"}))
+}
+
+/// An AdmissionReview as the API server sends it for creating `object`.
+fn review(uid: &str, namespace: &str, object: Value) -> Value {
+    let api_version = object["apiVersion"].as_str().unwrap_or("v1").to_owned();
+    let (group, version) = api_version.split_once('/').unwrap_or(("", &api_version));
+    let kind = object["kind"].as_str().unwrap_or_default().to_owned();
+    json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": uid,
+            "kind": {"group": group, "version": version, "kind": kind},
+            "resource": {"group": group, "version": version, "resource": format!("{}s", kind.to_lowercase())},
+            "requestKind": {"group": group, "version": version, "kind": kind},
+            "name": object["metadata"]["name"],
+            "namespace": namespace,
+            "operation": "CREATE",
+            "userInfo": {"username": "kubernetes-admin", "groups": ["system:masters"]},
+            "object": object,
+            "oldObject": null,
+            "dryRun": false,
+            "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"},
+        }
+    })
+}
+
+fn clean_pod(name: &str) -> Value {
+    pod(NS, name, "nginx:1.27", "Pending", 0)
+}
+
+fn deployment(image: &str) -> Value {
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": NS},
+        "spec": {"template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{
+            "name": "app", "image": image,
+            "livenessProbe": {"httpGet": {"path": "/", "port": 80}},
+            "readinessProbe": {"httpGet": {"path": "/", "port": 80}}
+        }]}}}
+    })
+}
+
+#[test]
+fn pods_are_allowed_denied_or_warned_by_the_namespace_policy() {
+    let webhook = Webhook::start(&[enforce()], &[]);
+    let allowed = webhook.review(NS, clean_pod("web"));
+    assert_eq!(allowed["allowed"], true, "{allowed}");
+    assert!(allowed.get("warnings").is_none(), "{allowed}");
+
+    let denied = webhook.review(NS, pod(NS, "web", "nginx:latest", "Pending", 0));
+    assert_eq!(denied["allowed"], false, "{denied}");
+    assert_eq!(denied["status"]["code"], 403);
+    let message = denied["status"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("app: latest-tag:"), "{message}");
+    assert!(message.contains("at or above high"), "{message}");
+
+    // A medium finding is below the default threshold: allowed, with a warning.
+    let mut no_readiness = clean_pod("web");
+    no_readiness["spec"]["containers"][0]
+        .as_object_mut()
+        .expect("container")
+        .remove("readinessProbe");
+    let warned = webhook.review(NS, no_readiness);
+    assert_eq!(warned["allowed"], true, "{warned}");
+    let warnings = warned["warnings"].as_array().expect("warnings");
+    assert!(
+        warnings.iter().any(|w| w
+            .as_str()
+            .unwrap_or_default()
+            .contains("missing-readiness-probe")),
+        "{warned}"
+    );
+
+    // Status checks are not run at admission: a pod "restarting" in its status is fine.
+    let restarting = webhook.review(NS, pod(NS, "web", "nginx:1.27", "Running", 50));
+    assert_eq!(restarting["allowed"], true, "{restarting}");
+
+    // dryRun is evaluated the same.
+    let mut dry = review("uid-1", NS, pod(NS, "web", "nginx:latest", "Pending", 0));
+    dry["request"]["dryRun"] = json!(true);
+    let answer = webhook.post(dry.to_string().as_bytes());
+    assert_eq!(answer.json()["response"]["allowed"], false);
+}
+
+#[test]
+fn workload_templates_are_reviewed() {
+    let webhook = Webhook::start(&[enforce()], &[]);
+    let denied = webhook.review(NS, deployment("nginx"));
+    assert_eq!(denied["allowed"], false, "{denied}");
+    assert!(
+        denied["status"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("latest-tag"),
+        "{denied}"
+    );
+    assert_eq!(
+        webhook.review(NS, deployment("nginx:1.27"))["allowed"],
+        true
+    );
+}
+
+#[test]
+fn system_namespaces_exempt_objects_audit_mode_and_unpolicied_namespaces_are_allowed() {
+    let webhook = Webhook::start(
+        &[
+            enforce(),
+            policy("kube-system", json!({"enforcementMode": "enforce"})),
+            policy("audit", json!({})),
+        ],
+        &[],
+    );
+    let latest = |namespace: &str| pod(namespace, "web", "nginx:latest", "Pending", 0);
+    assert_eq!(
+        webhook.review("kube-system", latest("kube-system"))["allowed"],
+        true
+    );
+    assert_eq!(
+        webhook.review("elsewhere", latest("elsewhere"))["allowed"],
+        true
+    );
+    let audit = webhook.review("audit", latest("audit"));
+    assert_eq!(audit["allowed"], true, "{audit}");
+    assert!(
+        audit["warnings"].as_array().is_some_and(|w| !w.is_empty()),
+        "{audit}"
+    );
+    let mut exempt = latest(NS);
+    exempt["metadata"]["annotations"] = json!({"devops.stochastic.io/exempt": "true"});
+    assert_eq!(webhook.review(NS, exempt)["allowed"], true);
+    let mut partly = latest(NS);
+    partly["metadata"]["annotations"] = json!({"devops.stochastic.io/exempt-checks": "latest-tag"});
+    assert_eq!(webhook.review(NS, partly)["allowed"], true);
+}
+
+#[test]
+fn a_custom_plugin_from_the_policy_is_applied() {
+    let wasm = support::plugin_wasm("no-privileged");
+    let bytes = std::fs::read(&wasm).expect("plugin");
+    let dir = support::temp_dir();
+    std::fs::write(dir.path().join("no-privileged.wasm"), &bytes).expect("copy plugin");
+    let spec = json!({
+        "enforcementMode": "enforce",
+        "plugins": [{"name": "no-privileged", "source": {"file": "no-privileged.wasm", "sha256": sha256(&bytes)}}],
+    });
+    let plugin_dir = dir.path().to_string_lossy().into_owned();
+    let webhook = Webhook::start(&[policy(NS, spec)], &["--plugin-dir", &plugin_dir]);
+    let mut privileged = clean_pod("root");
+    privileged["spec"]["containers"][0]["securityContext"] = json!({"privileged": true});
+    let denied = webhook.review(NS, privileged);
+    assert_eq!(denied["allowed"], false, "{denied}");
+    assert!(
+        denied["status"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("app: privileged-container:"),
+        "{denied}"
+    );
+}
+
+#[test]
+fn a_plugin_that_loops_forever_fails_open_or_closed_within_the_deadline() {
+    let wasm = support::plugin_wasm("misbehave");
+    let bytes = std::fs::read(&wasm).expect("plugin");
+    let dir = support::temp_dir();
+    std::fs::write(dir.path().join("misbehave.wasm"), &bytes).expect("copy plugin");
+    let spec = json!({
+        "enforcementMode": "enforce",
+        "plugins": [{
+            "name": "misbehave",
+            "settings": {"mode": "loop"},
+            "source": {"file": "misbehave.wasm", "sha256": sha256(&bytes)},
+        }],
+    });
+    let plugin_dir = dir.path().to_string_lossy().into_owned();
+    for (policy_flag, allowed) in [("ignore", true), ("fail", false)] {
+        let webhook = Webhook::start(
+            &[policy(NS, spec.clone())],
+            &[
+                "--plugin-dir",
+                &plugin_dir,
+                "--failure-policy",
+                policy_flag,
+                "--deadline-ms",
+                "2000",
+            ],
+        );
+        let started = Instant::now();
+        let response = webhook.review(NS, clean_pod("web"));
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "answered after the deadline"
+        );
+        assert_eq!(response["allowed"], allowed, "{policy_flag}: {response}");
+        let text = response.to_string();
+        assert!(text.contains("misbehave"), "{policy_flag}: {text}");
+        assert!(text.contains("timed out"), "{policy_flag}: {text}");
+    }
+}
+
+#[test]
+fn malformed_requests_get_400_and_the_server_stays_up() {
+    let webhook = Webhook::start(&[enforce()], &[]);
+    let cases: [(&str, Vec<u8>); 5] = [
+        ("not JSON", b"{\"kind\": ".to_vec()),
+        ("wrong version", br#"{"apiVersion": "admission.k8s.io/v1beta1", "kind": "AdmissionReview", "request": {"uid": "1"}}"#.to_vec()),
+        ("wrong kind", br#"{"apiVersion": "v1", "kind": "Pod"}"#.to_vec()),
+        ("no object", json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": "1", "kind": {"group": "", "version": "v1", "kind": "Pod"}, "namespace": NS, "operation": "CREATE"}}).to_string().into_bytes()),
+        ("over the limit", vec![b' '; 5 << 20]),
+    ];
+    for (what, body) in cases {
+        let answer = webhook.post(&body);
+        assert_eq!(answer.status, 400, "{what}: {}", answer.body);
+        assert_eq!(answer.json()["reason"], "BadRequest", "{what}");
+    }
+    assert_eq!(webhook.review(NS, clean_pod("web"))["allowed"], true);
+    let metrics = webhook
+        .client
+        .get(&webhook.daemon.metrics_addr, "/metrics")
+        .expect("metrics");
+    assert_eq!(
+        support::daemon::parse_metric(
+            &metrics.body,
+            "kube_devops_webhook_errors_total{kind=\"bad_request\"}"
+        ),
+        Some(5.0),
+        "{}",
+        metrics.body
+    );
+}
+
+#[test]
+fn concurrent_reviews_are_all_answered() {
+    let webhook = Webhook::start(&[enforce()], &[]);
+    std::thread::scope(|scope| {
+        for thread in 0..16 {
+            let webhook = &webhook;
+            scope.spawn(move || {
+                for index in 0..10 {
+                    let image = if (thread + index) % 2 == 0 {
+                        "nginx:latest"
+                    } else {
+                        "nginx:1.27"
+                    };
+                    let uid = format!("uid-{thread}-{index}");
+                    let answer = webhook.post(
+                        review(&uid, NS, pod(NS, "web", image, "Pending", 0))
+                            .to_string()
+                            .as_bytes(),
+                    );
+                    let body = answer.json();
+                    assert_eq!(body["response"]["uid"], uid.as_str());
+                    assert_eq!(body["response"]["allowed"], image == "nginx:1.27", "{body}");
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn a_rotated_certificate_is_picked_up_while_requests_flow() {
+    let webhook = Webhook::start(&[enforce()], &[]);
+    let certs = webhook.dir.path().join("certs");
+    let old_ca = std::fs::read_to_string(certs.join("ca.crt")).expect("ca");
+    let old_cert = der_of(&std::fs::read_to_string(certs.join("tls.crt")).expect("cert"));
+    let rotated = webhook.dir.path().join("rotated");
+    generate_certs(&rotated);
+    let new_ca = std::fs::read_to_string(rotated.join("ca.crt")).expect("ca");
+    let new_cert = der_of(&std::fs::read_to_string(rotated.join("tls.crt")).expect("cert"));
+    // A client trusting both, as the API server does while cert-manager rotates the bundle.
+    let client = Client::trusting(&[&old_ca, &new_ca]);
+    let address = webhook.daemon.metrics_addr.clone();
+    let body = review("uid-r", NS, clean_pod("web")).to_string();
+
+    let first = client
+        .post(&address, "/validate", body.as_bytes())
+        .expect("answer");
+    assert_eq!(first.server_cert, old_cert);
+    // Replace the files as cert-manager does (the key first: the pair is read together).
+    std::fs::copy(rotated.join("tls.key"), certs.join("tls.key")).expect("key");
+    std::fs::copy(rotated.join("tls.crt"), certs.join("tls.crt")).expect("cert");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut answered = 0;
+    loop {
+        let answer = client
+            .post(&address, "/validate", body.as_bytes())
+            .unwrap_or_else(|error| panic!("a request failed during rotation: {error}"));
+        assert_eq!(answer.json()["response"]["allowed"], true);
+        answered += 1;
+        if answer.server_cert == new_cert {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new certificate was not served after {answered} requests"
+        );
+    }
+    webhook.daemon.wait_for_log("serving certificate reloaded");
+    // Only the new CA is needed now.
+    let fresh = Client::trusting(&[&new_ca]);
+    assert_eq!(
+        fresh
+            .post(&address, "/validate", body.as_bytes())
+            .expect("answer")
+            .status,
+        200
+    );
+}
+
+#[test]
+fn install_config_carries_the_ca_bundle_and_the_rules() {
+    let dir = support::temp_dir();
+    generate_certs(dir.path());
+    let ca = dir.path().join("ca.crt").to_string_lossy().into_owned();
+    let run = support::run_with_stdin(
+        &[
+            "webhook",
+            "install-config",
+            "--ca",
+            &ca,
+            "--failure-policy",
+            "Fail",
+            "--timeout-seconds",
+            "7",
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let config: k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration =
+        serde_saphyr::from_str(&run.stdout).expect("a ValidatingWebhookConfiguration");
+    let webhook = &config.webhooks.expect("webhooks")[0];
+    let bundle = webhook.client_config.ca_bundle.as_ref().expect("caBundle");
+    assert_eq!(
+        bundle.0,
+        std::fs::read(dir.path().join("ca.crt")).expect("ca")
+    );
+    assert_eq!(webhook.failure_policy.as_deref(), Some("Fail"));
+    assert_eq!(webhook.timeout_seconds, Some(7));
+    assert_eq!(webhook.side_effects, "None");
+    let rules = webhook.rules.as_ref().expect("rules");
+    let resources: Vec<&String> = rules
+        .iter()
+        .flat_map(|r| r.resources.iter().flatten())
+        .collect();
+    for resource in [
+        "pods",
+        "deployments",
+        "statefulsets",
+        "daemonsets",
+        "replicasets",
+        "jobs",
+        "cronjobs",
+    ] {
+        assert!(
+            resources.iter().any(|r| *r == resource),
+            "{resource} missing"
+        );
+    }
+    let selector = webhook
+        .namespace_selector
+        .as_ref()
+        .expect("namespaceSelector");
+    let skipped = &selector.match_expressions.as_ref().expect("expressions")[0];
+    assert_eq!(skipped.operator, "NotIn");
+    assert!(
+        skipped
+            .values
+            .iter()
+            .flatten()
+            .any(|ns| ns == "kube-system")
+    );
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
