@@ -473,3 +473,55 @@ fn sha256(bytes: &[u8]) -> String {
         .map(|byte| format!("{byte:02x}"))
         .collect()
 }
+
+/// The README's local run: `cert-generate`, `serve --policies`, the example reviews.
+#[test]
+fn the_examples_run_without_a_cluster() {
+    let dir = support::temp_dir();
+    let certs = dir.path().join("certs");
+    generate_certs(&certs);
+    let cert = certs.join("tls.crt").to_string_lossy().into_owned();
+    let key = certs.join("tls.key").to_string_lossy().into_owned();
+    let daemon = Daemon::spawn_command(&[
+        "webhook",
+        "serve",
+        "--policies",
+        "examples/webhook/policy.yaml",
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+        "--addr",
+        "127.0.0.1:0",
+    ]);
+    let ca = std::fs::read_to_string(certs.join("ca.crt")).expect("ca.crt");
+    let client = Client::trusting(&[&ca]);
+    let example = |name: &str| {
+        std::fs::read(support::workspace().join("examples/webhook").join(name)).expect("example")
+    };
+    let allowed = client
+        .post(
+            &daemon.metrics_addr,
+            "/validate",
+            &example("review-allowed.json"),
+        )
+        .expect("answer")
+        .json();
+    assert_eq!(allowed["response"]["allowed"], true, "{allowed}");
+    assert_eq!(allowed["response"]["uid"], "5d7a-allowed");
+    let denied = client
+        .post(
+            &daemon.metrics_addr,
+            "/validate",
+            &example("review-denied.json"),
+        )
+        .expect("answer")
+        .json();
+    assert_eq!(denied["response"]["allowed"], false, "{denied}");
+    let message = denied["response"]["status"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains("app: latest-tag:"), "{message}");
+    let warnings = denied["response"]["warnings"].to_string();
+    assert!(warnings.contains("missing-readiness-probe"), "{warnings}");
+}

@@ -51,6 +51,12 @@ impl Daemon {
         Self::spawn(&all, "serving admission reviews")
     }
 
+    /// Runs `kube-devops ARGS` (a `webhook serve` without a cluster, say) and waits until it
+    /// serves.
+    pub fn spawn_command(args: &[&str]) -> Self {
+        Self::spawn(args, "serving ")
+    }
+
     /// Runs `kube-devops ARGS` and waits for the log line with `listening`, whose `addr=`
     /// field is where it serves.
     fn spawn(args: &[&str], listening: &str) -> Self {

@@ -116,6 +116,10 @@ pub struct WebhookServeArgs {
     /// Directory of custom plugin modules that policies name.
     #[arg(long, value_name = "DIR")]
     pub plugin_dir: Option<PathBuf>,
+    /// Take the DevOpsPolicies from this file (YAML or JSON) instead of watching the cluster's:
+    /// no cluster needed.
+    #[arg(long, value_name = "FILE")]
+    pub policies: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -8,9 +8,12 @@ use crate::cluster::Cluster;
 use crate::webhook::{self, certs, install};
 
 pub async fn serve(args: WebhookServeArgs) -> Exit {
-    let cluster = match Cluster::connect(&args.cluster.connect_options()).await {
-        Ok(cluster) => cluster,
-        Err(error) => return output::fail_cluster(&error),
+    let client = match &args.policies {
+        Some(_) => None,
+        None => match Cluster::connect(&args.cluster.connect_options()).await {
+            Ok(cluster) => Some(cluster.client()),
+            Err(error) => return output::fail_cluster(&error),
+        },
     };
     let options = webhook::Options {
         addr: args.addr,
@@ -19,8 +22,9 @@ pub async fn serve(args: WebhookServeArgs) -> Exit {
         failure_policy: args.failure_policy,
         deadline: Duration::from_millis(args.deadline_ms),
         plugin_dir: args.plugin_dir,
+        policies: args.policies,
     };
-    match webhook::run(cluster.client(), options).await {
+    match webhook::run(client, options).await {
         Ok(()) => Exit::Success,
         Err(error) => output::fail(Exit::Usage, &error),
     }

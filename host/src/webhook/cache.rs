@@ -61,6 +61,68 @@ impl PolicyCache {
     }
 }
 
+/// Why a policy file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyFileError {
+    #[error("{0}")]
+    Read(String),
+    #[error("{location}: not a DevOpsPolicy: {reason}")]
+    Invalid { location: String, reason: String },
+    #[error("{location}: policy `{policy}` cannot be loaded: {error}")]
+    Load {
+        location: String,
+        policy: String,
+        error: String,
+    },
+}
+
+/// A cache of the DevOpsPolicies in a file (YAML or JSON, several documents), for running
+/// without a cluster: locally, in CI, or to try a policy out.
+pub fn from_file(
+    path: &std::path::Path,
+    runtime: &Arc<Runtime>,
+    plugin_dir: Option<&std::path::Path>,
+) -> Result<PolicyCache, PolicyFileError> {
+    let manifests = crate::manifest::read_paths(&[path.to_owned()]);
+    if let Some(error) = manifests.errors.first() {
+        return Err(PolicyFileError::Read(error.to_string()));
+    }
+    let cache = PolicyCache::default();
+    let mut seen: HashMap<String, String> = HashMap::new();
+    for source in &manifests.sources {
+        let location = source.location(None);
+        let policy: DevOpsPolicy =
+            serde_json::from_str(source.json()).map_err(|error| PolicyFileError::Invalid {
+                location: location.clone(),
+                reason: error.to_string(),
+            })?;
+        let namespace = policy.namespace().unwrap_or_else(|| "default".to_owned());
+        let name = policy.name_any();
+        // As in the cluster: the first policy by name is in effect.
+        if seen.get(&namespace).is_some_and(|first| *first <= name) {
+            continue;
+        }
+        let catalog = load_catalog(runtime, &policy.spec, plugin_dir).map_err(|error| {
+            PolicyFileError::Load {
+                location,
+                policy: name.clone(),
+                error: error.to_string(),
+            }
+        })?;
+        seen.insert(namespace.clone(), name);
+        cache.publish(
+            &namespace,
+            Some(Admission {
+                catalog: Arc::new(catalog),
+                threshold: policy.spec.threshold(),
+                deny: policy.spec.enforcement_mode == EnforcementMode::Enforce,
+            }),
+        );
+    }
+    cache.ready.store(true, Ordering::SeqCst);
+    Ok(cache)
+}
+
 /// Keeps `cache` current until `shutdown` turns true.
 pub async fn run(
     client: Client,

@@ -39,6 +39,8 @@ pub struct Options {
     pub failure_policy: FailurePolicy,
     pub deadline: Duration,
     pub plugin_dir: Option<PathBuf>,
+    /// Policies from this file instead of the cluster's.
+    pub policies: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,13 +60,18 @@ pub enum WebhookError {
     Plugins(#[from] SetupError),
     #[error("cannot wait for termination signals: {0}")]
     Signals(std::io::Error),
+    #[error("policy file: {0}")]
+    PolicyFile(#[from] cache::PolicyFileError),
+    #[error("no policies: pass --policies FILE or run with a cluster")]
+    NoPolicySource,
 }
 
 /// How often the certificate files are looked at for a rotation.
 const CERT_POLL: Duration = Duration::from_secs(1);
 
-/// Serves until SIGTERM or SIGINT.
-pub async fn run(client: Client, options: Options) -> Result<(), WebhookError> {
+/// Serves until SIGTERM or SIGINT, with the policies of `client`'s cluster (watched) or of
+/// `options.policies`.
+pub async fn run(client: Option<Client>, options: Options) -> Result<(), WebhookError> {
     // kube's client and this server both use rustls with ring; the process picks it once.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let tls = RustlsConfig::from_pem_file(&options.cert, &options.key)
@@ -81,16 +88,35 @@ pub async fn run(client: Client, options: Options) -> Result<(), WebhookError> {
         &PluginPaths::default(),
     )?);
     let metrics = server::Metrics::new();
-    let cache = Arc::new(cache::PolicyCache::default());
     let (shutdown_tx, shutdown) = watch::channel(false);
-    tokio::spawn(cache::run(
-        client,
-        runtime,
-        defaults,
-        options.plugin_dir.clone(),
-        cache.clone(),
-        shutdown.clone(),
-    ));
+    let cache = match (&options.policies, client) {
+        (Some(path), _) => {
+            // Loading runs plugins: on a thread of its own, not the async runtime's.
+            let (path, runtime, plugin_dir) =
+                (path.clone(), runtime.clone(), options.plugin_dir.clone());
+            let loaded = std::thread::scope(|scope| {
+                scope
+                    .spawn(|| cache::from_file(&path, &runtime, plugin_dir.as_deref()))
+                    .join()
+            });
+            let cache = loaded.map_err(|_| WebhookError::NoPolicySource)??;
+            tracing::info!(file = %path.display(), "policies loaded; ready");
+            Arc::new(cache)
+        }
+        (None, Some(client)) => {
+            let cache = Arc::new(cache::PolicyCache::default());
+            tokio::spawn(cache::run(
+                client,
+                runtime,
+                defaults,
+                options.plugin_dir.clone(),
+                cache.clone(),
+                shutdown.clone(),
+            ));
+            cache
+        }
+        (None, None) => return Err(WebhookError::NoPolicySource),
+    };
     tokio::spawn(reload_certificates(
         tls.clone(),
         options.cert.clone(),
