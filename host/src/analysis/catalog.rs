@@ -2,11 +2,11 @@
 //! weight), from the built-ins, `--plugin` files, `--plugin-dir` directories and the config file.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::config::Config;
 use crate::contract::{CheckKind, Pod, Severity};
-use crate::wasm::{BUILTINS, LoadError, LoadedPlugin, PluginOrigin, Runtime};
+use crate::wasm::{BUILTINS, Instance, LoadError, LoadedPlugin, PluginOrigin, Runtime};
 
 /// How one check is applied.
 #[derive(Debug, Clone)]
@@ -29,11 +29,36 @@ pub struct ActivePlugin {
     /// The plugin's name, shared by every finding it produces.
     pub name: Arc<str>,
     pub checks: Vec<CheckRule>,
+    /// Configured instances no worker holds, for the next worker: instantiating costs more than
+    /// most checks, and long-running modes start a worker per batch or per request.
+    idle: Mutex<Vec<Instance>>,
 }
+
+/// Idle instances kept per plugin; more are dropped.
+const MAX_IDLE: usize = 16;
 
 impl ActivePlugin {
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// An idle instance, if there is one.
+    pub fn take_idle(&self) -> Option<Instance> {
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop()
+    }
+
+    /// Keeps a healthy instance for the next worker.
+    pub fn put_idle(&self, instance: Instance) {
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if idle.len() < MAX_IDLE {
+            idle.push(instance);
+        }
     }
 
     /// Whether calling the plugin on `pod` can find anything: some check is enabled, and a
@@ -178,6 +203,7 @@ impl Catalog {
                 plugin,
                 name,
                 checks,
+                idle: Mutex::new(Vec::new()),
             });
         }
         Ok(Catalog { plugins })

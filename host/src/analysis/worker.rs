@@ -2,7 +2,8 @@
 //! checks on what the plugins return.
 //!
 //! Instances are reused because instantiating costs more than most checks; plugins are stateless
-//! by contract and every instance starts from the same configured state. After a failure the
+//! by contract and every instance starts from the same configured state. A worker's instances
+//! outlive it: they go back to their plugin ([`ActivePlugin::put_idle`]) for the next worker. After a failure the
 //! instance is dropped and the next pod gets a fresh one; a plugin that fails on
 //! [`MAX_CONSECUTIVE_FAILURES`] pods in a row is switched off for the rest of the run.
 
@@ -52,10 +53,9 @@ impl<'a> Worker<'a> {
 
     /// A worker that reports each plugin call to `observer`.
     pub fn observed(catalog: &'a Catalog, observer: &'a dyn CallObserver) -> Self {
-        Worker {
-            observer: Some(observer),
-            ..Worker::new(catalog)
-        }
+        let mut worker = Worker::new(catalog);
+        worker.observer = Some(observer);
+        worker
     }
 
     /// Every enabled check's findings for `pod`; plugin failures become diagnostics.
@@ -78,7 +78,7 @@ impl<'a> Worker<'a> {
                 continue;
             }
             let started = Instant::now();
-            let outcome = match slot.instance.take() {
+            let outcome = match slot.instance.take().or_else(|| plugin.take_idle()) {
                 Some(instance) => Ok(instance),
                 None => Instance::start(&plugin.plugin),
             }
@@ -114,6 +114,17 @@ impl<'a> Worker<'a> {
             }
         }
         result
+    }
+}
+
+/// A worker's healthy instances go back to their plugins for the next worker.
+impl Drop for Worker<'_> {
+    fn drop(&mut self) {
+        for (plugin, slot) in self.catalog.plugins.iter().zip(&mut self.slots) {
+            if let Some(instance) = slot.instance.take() {
+                plugin.put_idle(instance);
+            }
+        }
     }
 }
 

@@ -186,8 +186,9 @@ impl Drop for AnalysisPool {
 
 /// Analyses a batch, one worker (one set of plugin instances) per catalog in it.
 pub fn analyze_batch(batch: Vec<Job>, observer: &dyn CallObserver) -> Vec<Done> {
-    let mut workers: HashMap<*const Catalog, Worker<'_>> = HashMap::new();
+    // Declared first, dropped last: the workers borrow the catalogs.
     let catalogs: Vec<Arc<Catalog>> = batch.iter().map(|job| job.catalog.clone()).collect();
+    let mut workers: HashMap<*const Catalog, Worker<'_>> = HashMap::new();
     let mut done = Vec::with_capacity(batch.len());
     for (job, catalog) in batch.into_iter().zip(&catalogs) {
         let worker = workers

@@ -38,6 +38,12 @@ pub struct Instance {
     limits: Limits,
 }
 
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instance").field("limits", &self.limits).finish()
+    }
+}
+
 impl Instance {
     /// Instantiates `plugin` without configuring it (loading reads metadata first).
     pub(super) fn new(plugin: &LoadedPlugin) -> Result<Self, CallError> {

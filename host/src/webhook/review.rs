@@ -1,6 +1,8 @@
 //! AdmissionReview `admission.k8s.io/v1`: reading a request, and the pure decision from its
 //! findings (allow, deny with a message kubectl prints, warnings) to the response body.
 
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::analysis::report::FindingRow;
@@ -45,30 +47,60 @@ pub struct Request {
 }
 
 impl Request {
+    /// Reads a review in one pass; the object's JSON is kept as text, not parsed here.
     pub fn parse(body: &[u8]) -> Result<Self, ReviewError> {
-        let review: Value = serde_json::from_slice(body).map_err(ReviewError::NotJson)?;
-        let text = |value: &Value| value.as_str().unwrap_or_default().to_owned();
-        let (kind, api_version) = (text(&review["kind"]), text(&review["apiVersion"]));
-        if kind != "AdmissionReview" || api_version != "admission.k8s.io/v1" {
-            return Err(ReviewError::WrongKind { kind, api_version });
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Review<'a> {
+            #[serde(default)]
+            api_version: String,
+            #[serde(default)]
+            kind: String,
+            #[serde(default, borrow)]
+            request: Option<Inner<'a>>,
         }
-        let request = &review["request"];
-        let uid = text(&request["uid"]);
-        if uid.is_empty() {
+        #[derive(Deserialize, Default)]
+        #[serde(rename_all = "camelCase", default)]
+        struct Inner<'a> {
+            uid: String,
+            namespace: String,
+            operation: String,
+            name: String,
+            kind: GroupKind,
+            #[serde(borrow)]
+            object: Option<&'a RawValue>,
+            dry_run: Option<bool>,
+        }
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct GroupKind {
+            group: String,
+            kind: String,
+        }
+        let review: Review<'_> = serde_json::from_slice(body).map_err(ReviewError::NotJson)?;
+        if review.kind != "AdmissionReview" || review.api_version != "admission.k8s.io/v1" {
+            return Err(ReviewError::WrongKind {
+                kind: review.kind,
+                api_version: review.api_version,
+            });
+        }
+        let request = review.request.unwrap_or_default();
+        if request.uid.is_empty() {
             return Err(ReviewError::NoUid);
         }
-        let object = &request["object"];
+        let object = request
+            .object
+            .map(RawValue::get)
+            .filter(|text| text.trim_start().starts_with('{'))
+            .map(str::to_owned);
         Ok(Request {
-            uid,
-            namespace: text(&request["namespace"]),
-            operation: text(&request["operation"]),
-            kind: (
-                text(&request["kind"]["group"]),
-                text(&request["kind"]["kind"]),
-            ),
-            name: text(&request["name"]),
-            object: object.is_object().then(|| object.to_string()),
-            dry_run: request["dryRun"].as_bool().unwrap_or(false),
+            uid: request.uid,
+            namespace: request.namespace,
+            operation: request.operation,
+            kind: (request.kind.group, request.kind.kind),
+            name: request.name,
+            object,
+            dry_run: request.dry_run.unwrap_or(false),
         })
     }
 
