@@ -40,7 +40,9 @@ pub struct Instance {
 
 impl std::fmt::Debug for Instance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Instance").field("limits", &self.limits).finish()
+        f.debug_struct("Instance")
+            .field("limits", &self.limits)
+            .finish()
     }
 }
 
