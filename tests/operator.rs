@@ -503,7 +503,7 @@ fn a_custom_plugin_named_by_a_policy_runs_only_with_its_pinned_digest() {
     std::fs::create_dir_all(&plugins).expect("plugin dir");
     let bytes = std::fs::read(&wasm).expect("plugin bytes");
     std::fs::write(plugins.join("no-privileged.wasm"), &bytes).expect("copy plugin");
-    let digest = kube_devops_sha256(&bytes);
+    let digest = support::sha256_hex(&bytes);
     let custom = |sha256: &str| {
         json!({"plugins": [{
             "name": "no-privileged",
@@ -549,13 +549,4 @@ fn a_custom_plugin_named_by_a_policy_runs_only_with_its_pinned_digest() {
             .is_none(),
         "{status}"
     );
-}
-
-/// sha256 of `bytes`, hex, as `sha256sum` prints it.
-fn kube_devops_sha256(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
 }

@@ -236,7 +236,7 @@ fn a_custom_plugin_from_the_policy_is_applied() {
     std::fs::write(dir.path().join("no-privileged.wasm"), &bytes).expect("copy plugin");
     let spec = json!({
         "enforcementMode": "enforce",
-        "plugins": [{"name": "no-privileged", "source": {"file": "no-privileged.wasm", "sha256": sha256(&bytes)}}],
+        "plugins": [{"name": "no-privileged", "source": {"file": "no-privileged.wasm", "sha256": support::sha256_hex(&bytes)}}],
     });
     let plugin_dir = dir.path().to_string_lossy().into_owned();
     let webhook = Webhook::start(&[policy(NS, spec)], &["--plugin-dir", &plugin_dir]);
@@ -264,7 +264,7 @@ fn a_plugin_that_loops_forever_fails_open_or_closed_within_the_deadline() {
         "plugins": [{
             "name": "misbehave",
             "settings": {"mode": "loop"},
-            "source": {"file": "misbehave.wasm", "sha256": sha256(&bytes)},
+            "source": {"file": "misbehave.wasm", "sha256": support::sha256_hex(&bytes)},
         }],
     });
     let plugin_dir = dir.path().to_string_lossy().into_owned();
@@ -464,14 +464,6 @@ fn install_config_carries_the_ca_bundle_and_the_rules() {
             .flatten()
             .any(|ns| ns == "kube-system")
     );
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
 }
 
 /// The README's local run: `cert-generate`, `serve --policies`, the example reviews.

@@ -51,7 +51,7 @@ fn main() {
         "metadata": {"name": "bench", "namespace": namespace},
         "spec": {
             "enforcementMode": "enforce",
-            "plugins": [{"name": "no-privileged", "source": {"file": "no-privileged.wasm", "sha256": sha256(&bytes)}}],
+            "plugins": [{"name": "no-privileged", "source": {"file": "no-privileged.wasm", "sha256": support::sha256_hex(&bytes)}}],
         },
     }));
     let certs = dir.path().join("certs");
@@ -239,14 +239,6 @@ fn review(index: usize, namespace: &str, object: Value) -> Value {
             "dryRun": false,
         }
     })
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
 }
 
 fn millis(duration: Duration) -> f64 {

@@ -2,8 +2,9 @@
 //!
 //! Pods come from manifest files ([`manifest`]) or the cluster ([`cluster`]), become the typed
 //! records of the plugin contract ([`pod`], [`contract`]), run through the Wasm plugins
-//! ([`wasm`]) and are scored and reported ([`analysis`]). The CLI ([`cli`]) is one front end of
-//! this engine; the engine knows nothing of it.
+//! ([`wasm`]) and are scored and reported ([`analysis`]). Three front ends use this engine, which
+//! knows none of them: the CLI ([`cli`]), the operator ([`operator`], with the CRD in
+//! [`policy`]) and the admission webhook ([`webhook`]).
 
 pub mod analysis;
 pub mod cli;
@@ -13,5 +14,6 @@ pub mod manifest;
 pub mod operator;
 pub mod pod;
 pub mod policy;
+pub mod signals;
 pub mod wasm;
 pub mod webhook;

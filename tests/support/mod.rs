@@ -168,3 +168,12 @@ pub fn plugin_wasm(crate_name: &str) -> String {
         .to_string_lossy()
         .into_owned()
 }
+
+/// sha256 of `bytes`, hex, as `sha256sum` prints it and policies pin plugin modules.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}

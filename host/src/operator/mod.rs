@@ -133,7 +133,9 @@ pub async fn run(client: Client, options: Options) -> Result<(), OperatorError> 
         },
     ));
 
-    wait_for_signal().await.map_err(OperatorError::Signals)?;
+    crate::signals::termination()
+        .await
+        .map_err(OperatorError::Signals)?;
     tracing::info!("shutting down");
     shutdown_tx.send_replace(true);
     let _ = controller.await;
@@ -143,17 +145,6 @@ pub async fn run(client: Client, options: Options) -> Result<(), OperatorError> 
     }
     writer.abort();
     let _ = server.await;
-    Ok(())
-}
-
-async fn wait_for_signal() -> std::io::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = terminate.recv() => {}
-        _ = interrupt.recv() => {}
-    }
     Ok(())
 }
 

@@ -143,7 +143,7 @@ pub async fn run(client: Option<Client>, options: Options) -> Result<(), Webhook
         tracing::info!(addr = %bound, "serving admission reviews on https://{bound}/validate");
     }
     tokio::select! {
-        result = wait_for_signal() => result.map_err(WebhookError::Signals)?,
+        result = crate::signals::termination() => result.map_err(WebhookError::Signals)?,
         finished = serving => {
             return match finished {
                 Ok(Err(source)) => Err(WebhookError::Serve { address, source }),
@@ -192,17 +192,6 @@ fn modified(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path)
         .and_then(|meta| meta.modified())
         .ok()
-}
-
-async fn wait_for_signal() -> std::io::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = terminate.recv() => {}
-        _ = interrupt.recv() => {}
-    }
-    Ok(())
 }
 
 /// One review for the analysis threads.
