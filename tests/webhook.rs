@@ -517,3 +517,46 @@ fn the_examples_run_without_a_cluster() {
     let warnings = denied["response"]["warnings"].to_string();
     assert!(warnings.contains("missing-readiness-probe"), "{warnings}");
 }
+
+#[test]
+fn a_policy_change_in_the_cluster_reaches_the_webhook_by_its_watch() {
+    let server = ApiServer::start();
+    server.apply_object(policy(NS, json!({"enforcementMode": "audit"})));
+    let dir = support::temp_dir();
+    let certs = dir.path().join("certs");
+    generate_certs(&certs);
+    let kubeconfig = server.kubeconfig(dir.path());
+    let cert = certs.join("tls.crt").to_string_lossy().into_owned();
+    let key = certs.join("tls.key").to_string_lossy().into_owned();
+    let daemon = Daemon::webhook(&kubeconfig, &["--cert", &cert, "--key", &key]);
+    daemon.wait_for_log("policies loaded; ready");
+    let ca = std::fs::read_to_string(certs.join("ca.crt")).expect("ca.crt");
+    let client = Client::trusting(&[&ca]);
+    let body = review("uid-w", NS, pod(NS, "web", "nginx:latest", "Pending", 0)).to_string();
+    let allowed = |client: &Client| {
+        client
+            .post(&daemon.metrics_addr, "/validate", body.as_bytes())
+            .expect("answer")
+            .json()["response"]["allowed"]
+            .as_bool()
+    };
+    assert_eq!(allowed(&client), Some(true), "audit mode only warns");
+    let requests_before = server.requests_to("/apis/devops.stochastic.io").len();
+
+    server.apply_object(policy(NS, json!({"enforcementMode": "enforce"})));
+    // The watch brings the change; the catalog is rebuilt and published off the request path.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while allowed(&client) != Some(false) {
+        assert!(
+            Instant::now() < deadline,
+            "the enforce policy never applied"
+        );
+    }
+    // No API call per request: the only requests since are the watch's.
+    let since: Vec<String> =
+        server.requests_to("/apis/devops.stochastic.io")[requests_before..].to_vec();
+    assert!(
+        since.iter().all(|request| request.contains("watch")),
+        "{since:?}"
+    );
+}

@@ -183,7 +183,7 @@ pub async fn run(
                     Built::Invalid { policy, error } => {
                         tracing::warn!(namespace = %namespace, policy = %policy, error = %error, "policy cannot be loaded; admission uses the default checks");
                     }
-                    Built::Active { policy } => tracing::info!(namespace = %namespace, policy = %policy, "policy enforced at admission"),
+                    Built::Active { policy } => tracing::info!(namespace = %namespace, policy = %policy, "policy in effect for admission"),
                     Built::Defaults => {}
                 }
                 let admission = policies.in_effect(&namespace).map(|(spec, catalog)| Admission {
