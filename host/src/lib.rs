@@ -14,6 +14,6 @@ pub mod manifest;
 pub mod operator;
 pub mod pod;
 pub mod policy;
-pub mod signals;
+pub mod service;
 pub mod wasm;
 pub mod webhook;

@@ -132,6 +132,12 @@ impl Catalog {
         Self::load_in(&Runtime::new()?, config, paths)
     }
 
+    /// The built-in plugins with their default settings, on `runtime`: what a namespace without
+    /// a policy is analysed with.
+    pub fn defaults(runtime: &Arc<Runtime>) -> Result<Self, SetupError> {
+        Self::load_in(runtime, &Config::default(), &PluginPaths::default())
+    }
+
     /// As [`Catalog::load`], on an existing runtime: a long-running process (the operator, the
     /// webhook) builds many catalogs and keeps one engine and epoch ticker for all.
     pub fn load_in(

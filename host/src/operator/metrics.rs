@@ -13,8 +13,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use prometheus::{
-    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
 };
 
 use super::state::Governance;
@@ -196,10 +195,7 @@ impl Metrics {
 
     /// The text exposition of every metric.
     pub fn render(&self) -> String {
-        let mut buffer = Vec::new();
-        // Encoding into a Vec cannot fail for well-formed metric families.
-        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buffer);
-        String::from_utf8(buffer).unwrap_or_default()
+        crate::service::metrics_text(&self.registry)
     }
 }
 

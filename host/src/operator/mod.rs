@@ -26,7 +26,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use kube::{Api, Client};
 use tokio::sync::{mpsc, watch};
 
-use crate::analysis::{Catalog, Config, PluginPaths, SetupError};
+use crate::analysis::{Catalog, SetupError};
 use crate::wasm::Runtime;
 
 pub use controller::Scope;
@@ -66,11 +66,7 @@ pub async fn run(client: Client, options: Options) -> Result<(), OperatorError> 
         })?;
     let address = listener.local_addr().unwrap_or(options.metrics_addr);
     let runtime = Runtime::new().map_err(SetupError::from)?;
-    let default_catalog = Arc::new(Catalog::load_in(
-        &runtime,
-        &Config::default(),
-        &PluginPaths::default(),
-    )?);
+    let default_catalog = Arc::new(Catalog::defaults(&runtime)?);
     let metrics = metrics::Metrics::new();
     let (shutdown_tx, shutdown) = watch::channel(false);
 
@@ -133,7 +129,7 @@ pub async fn run(client: Client, options: Options) -> Result<(), OperatorError> 
         },
     ));
 
-    crate::signals::termination()
+    crate::service::termination()
         .await
         .map_err(OperatorError::Signals)?;
     tracing::info!("shutting down");

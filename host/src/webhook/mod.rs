@@ -24,7 +24,7 @@ use tokio::sync::{oneshot, watch};
 
 use crate::analysis::report::PodResult;
 use crate::analysis::worker::Worker;
-use crate::analysis::{Catalog, Config, PluginPaths, SetupError};
+use crate::analysis::{Catalog, SetupError};
 use crate::pod::PodInput;
 use crate::wasm::Runtime;
 
@@ -82,11 +82,7 @@ pub async fn run(client: Option<Client>, options: Options) -> Result<(), Webhook
             source,
         })?;
     let runtime = Runtime::new().map_err(SetupError::from)?;
-    let defaults = Arc::new(Catalog::load_in(
-        &runtime,
-        &Config::default(),
-        &PluginPaths::default(),
-    )?);
+    let defaults = Arc::new(Catalog::defaults(&runtime)?);
     let metrics = server::Metrics::new();
     let (shutdown_tx, shutdown) = watch::channel(false);
     let cache = match (&options.policies, client) {
@@ -143,7 +139,7 @@ pub async fn run(client: Option<Client>, options: Options) -> Result<(), Webhook
         tracing::info!(addr = %bound, "serving admission reviews on https://{bound}/validate");
     }
     tokio::select! {
-        result = crate::signals::termination() => result.map_err(WebhookError::Signals)?,
+        result = crate::service::termination() => result.map_err(WebhookError::Signals)?,
         finished = serving => {
             return match finished {
                 Ok(Err(source)) => Err(WebhookError::Serve { address, source }),

@@ -11,9 +11,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
-};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 use serde_json::json;
 use tokio::sync::oneshot;
 
@@ -332,9 +330,7 @@ impl Metrics {
     }
 
     pub fn render(&self) -> String {
-        let mut buffer = Vec::new();
-        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buffer);
-        String::from_utf8(buffer).unwrap_or_default()
+        crate::service::metrics_text(&self.registry)
     }
 }
 
