@@ -401,12 +401,13 @@ fn dropped_watches_expired_history_errors_and_a_restart_lose_nothing() {
 fn the_crd_under_deploy_is_the_generated_one() {
     let run = support::run_with_stdin(&["crd", "generate"], "");
     assert_eq!(run.code, 0, "{run:?}");
-    let committed =
-        std::fs::read_to_string(support::workspace().join("deploy/crds/devopspolicy.yaml"))
-            .expect("deploy/crds/devopspolicy.yaml");
+    let committed = std::fs::read_to_string(
+        support::workspace().join("deploy/helm/kube-devops/crds/devopspolicy.yaml"),
+    )
+    .expect("deploy/helm/kube-devops/crds/devopspolicy.yaml");
     assert_eq!(
         run.stdout, committed,
-        "deploy/crds/devopspolicy.yaml is stale: run `cargo run -- crd generate > deploy/crds/devopspolicy.yaml`"
+        "deploy/helm/kube-devops/crds/devopspolicy.yaml is stale: run `cargo run -- crd generate > deploy/helm/kube-devops/crds/devopspolicy.yaml`"
     );
     assert!(run.stdout.contains("kind: CustomResourceDefinition"));
     assert!(run.stdout.contains("forbidPendingDuration"));

@@ -25,6 +25,11 @@ impl Daemon {
     /// Starts `kube-devops operator --kubeconfig KUBECONFIG --metrics-addr 127.0.0.1:0 ARGS`
     /// and waits until it serves metrics.
     pub fn start(kubeconfig: &str, args: &[&str]) -> Self {
+        Self::start_with_env(kubeconfig, args, &[])
+    }
+
+    /// [`Daemon::start`] with environment variables set, as a pod's spec sets them.
+    pub fn start_with_env(kubeconfig: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut all = vec![
             "operator",
             "--kubeconfig",
@@ -33,7 +38,7 @@ impl Daemon {
             "127.0.0.1:0",
         ];
         all.extend_from_slice(args);
-        Self::spawn(&all, "serving /healthz")
+        Self::spawn(&all, env, "serving /healthz")
     }
 
     /// Starts `kube-devops webhook serve --kubeconfig KUBECONFIG --addr 127.0.0.1:0 ARGS` and
@@ -48,20 +53,21 @@ impl Daemon {
             "127.0.0.1:0",
         ];
         all.extend_from_slice(args);
-        Self::spawn(&all, "serving admission reviews")
+        Self::spawn(&all, &[], "serving admission reviews")
     }
 
     /// Runs `kube-devops ARGS` (a `webhook serve` without a cluster, say) and waits until it
     /// serves.
     pub fn spawn_command(args: &[&str]) -> Self {
-        Self::spawn(args, "serving ")
+        Self::spawn(args, &[], "serving ")
     }
 
     /// Runs `kube-devops ARGS` and waits for the log line with `listening`, whose `addr=`
     /// field is where it serves.
-    fn spawn(args: &[&str], listening: &str) -> Self {
+    fn spawn(args: &[&str], env: &[(&str, &str)], listening: &str) -> Self {
         let mut child = super::kube_devops()
             .args(args)
+            .envs(env.iter().copied())
             .args(["--log-format", "text"])
             .env("RUST_LOG", "info,kube_client::client::builder=off")
             .stdin(Stdio::null())

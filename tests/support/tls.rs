@@ -12,6 +12,8 @@ use rustls::pki_types::{CertificateDer, ServerName};
 /// A client trusting the CA certificates in `ca_pems`.
 pub struct Client {
     config: Arc<rustls::ClientConfig>,
+    /// The name to verify the certificate against; the address's host when unset.
+    server_name: Option<String>,
 }
 
 /// An answer: status, body, and the DER of the certificate the server presented.
@@ -44,7 +46,14 @@ impl Client {
             .with_no_client_auth();
         Client {
             config: Arc::new(config),
+            server_name: None,
         }
+    }
+
+    /// Verifies the server as `name` (a Service's DNS name, say) whatever address it dials.
+    pub fn with_server_name(mut self, name: &str) -> Self {
+        self.server_name = Some(name.to_owned());
+        self
     }
 
     /// `POST path` with a JSON body to `address` (`127.0.0.1:PORT`); the TLS error if the
@@ -65,6 +74,7 @@ impl Client {
         body: &[u8],
     ) -> Result<Answer, String> {
         let host = address.rsplit_once(':').map_or(address, |(host, _)| host);
+        let host = self.server_name.as_deref().unwrap_or(host);
         let name = ServerName::try_from(host.to_owned()).map_err(|error| error.to_string())?;
         let connection = rustls::ClientConnection::new(self.config.clone(), name)
             .map_err(|error| error.to_string())?;

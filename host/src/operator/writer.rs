@@ -107,7 +107,6 @@ struct Writer {
     client: Client,
     recorder: Recorder,
     metrics: Arc<Metrics>,
-    reports: Api<DynamicObject>,
     /// The PolicyReport CRD answered 404: reports are off.
     reports_missing: bool,
     /// Hash of what was last written per object, to skip identical writes.
@@ -122,7 +121,6 @@ impl Writer {
         };
         Writer {
             recorder: Recorder::new(client.clone(), reporter),
-            reports: Api::all_with(client.clone(), &report_resource()),
             client,
             metrics,
             reports_missing: false,
@@ -193,13 +191,19 @@ impl Writer {
     }
 
     /// Whether the PolicyReport resource is unknown to the server (rather than, say, the
-    /// namespace being gone).
+    /// namespace being gone). Asked through discovery, which every client may read, so the
+    /// operator needs no `list` on PolicyReports.
     async fn crd_missing(&self) -> bool {
-        let params = kube::api::ListParams::default().limit(1);
-        matches!(
-            self.reports.list(&params).await,
-            Err(kube::Error::Api(error)) if error.code == 404
-        )
+        let resource = report_resource();
+        match self
+            .client
+            .list_api_group_resources(&resource.api_version)
+            .await
+        {
+            Ok(list) => !list.resources.iter().any(|r| r.name == resource.plural),
+            Err(kube::Error::Api(error)) => error.code == 404,
+            Err(_) => false,
+        }
     }
 
     /// Events are best effort: a failure is logged, never retried.
