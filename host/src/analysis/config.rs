@@ -41,12 +41,24 @@ pub struct Config {
     pub checks: BTreeMap<String, CheckConfig>,
 }
 
-#[derive(Debug, Default, Clone, Copy, Deserialize)]
+/// A plugin's sandbox limits, in the config file and in a DevOpsPolicy's `plugins[].limits`;
+/// absent values keep the defaults.
+#[derive(
+    Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LimitsConfig {
+    /// Wall time of one call, in milliseconds (default 250).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 60000))]
     pub timeout_ms: Option<u64>,
-    #[serde(rename = "memoryMiB")]
+    /// Linear memory of one instance, in MiB (default 64).
+    #[serde(default, rename = "memoryMiB", skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 4096))]
     pub memory_mib: Option<usize>,
+    /// Findings one call may return; more are dropped with a diagnostic (default 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1000000))]
     pub max_findings: Option<usize>,
 }
 

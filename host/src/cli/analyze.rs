@@ -5,9 +5,12 @@ use super::output::{self, Exit, Progress, fail, fail_cluster};
 use super::render;
 use super::{AnalyzeArgs, ReportFormat};
 use crate::analysis::report::DiagnosticKind;
-use crate::analysis::{Aggregator, Catalog, Config, Filter, PluginPaths, Report, analyze_sources};
+use crate::analysis::{
+    Aggregator, Catalog, Config, Filter, PluginPaths, Report, SetupError, analyze_sources,
+};
 use crate::cluster::Cluster;
 use crate::manifest;
+use crate::wasm::Runtime;
 
 /// Plugin warnings printed on stderr before the rest is only counted.
 const MAX_WARNINGS: usize = 20;
@@ -24,7 +27,10 @@ pub async fn run(args: &AnalyzeArgs) -> Exit {
         files: args.plugins.clone(),
         dirs: args.plugin_dir.clone(),
     };
-    let catalog = match Catalog::load(&config, &paths) {
+    let catalog = match Runtime::with_cache(args.cache.dir())
+        .map_err(SetupError::from)
+        .and_then(|runtime| Catalog::load_in(&runtime, &config, &paths))
+    {
         Ok(catalog) => catalog,
         Err(error) => return fail(Exit::Usage, &error),
     };

@@ -120,6 +120,8 @@ pub struct WebhookServeArgs {
     /// no cluster needed.
     #[arg(long, value_name = "FILE")]
     pub policies: Option<PathBuf>,
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 #[derive(Debug, Args)]
@@ -208,6 +210,8 @@ pub struct OperatorArgs {
     /// Directory of custom plugin modules that policies name (`plugins[].source.file`).
     #[arg(long, value_name = "DIR")]
     pub plugin_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -217,6 +221,31 @@ pub enum ListCommand {
 }
 
 /// How to reach the cluster.
+/// Where compiled custom plugins are kept between runs.
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    /// Directory for compiled custom plugins, reused across runs. Default:
+    /// $XDG_CACHE_HOME/kube-devops/modules, else ~/.cache/kube-devops/modules.
+    #[arg(long, value_name = "DIR", env = "KUBE_DEVOPS_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile custom plugins on every run; keep nothing on disk (wins over --cache-dir).
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+impl CacheArgs {
+    /// The cache directory to use, if any.
+    pub fn dir(&self) -> Option<PathBuf> {
+        if self.no_cache {
+            return None;
+        }
+        match &self.cache_dir {
+            Some(dir) => Some(dir.join("modules")),
+            None => crate::wasm::ModuleCache::default_dir(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct ClusterArgs {
     /// Kubeconfig file to use instead of KUBECONFIG or ~/.kube/config.
@@ -297,6 +326,8 @@ pub struct AnalyzeArgs {
     /// severities, limits. See docs/configuration.md.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -32,6 +32,7 @@ pub async fn operator(args: OperatorArgs) -> Exit {
         metrics_addr: args.metrics_addr,
         lease,
         identity,
+        cache_dir: args.cache.dir(),
     };
     tracing::info!(server = %cluster.url(), "starting the operator");
     match operator::run(cluster.client(), options).await {

@@ -22,6 +22,7 @@ pub async fn serve(args: WebhookServeArgs) -> Exit {
         failure_policy: args.failure_policy,
         deadline: Duration::from_millis(args.deadline_ms),
         plugin_dir: args.plugin_dir,
+        cache_dir: args.cache.dir(),
         policies: args.policies,
     };
     match webhook::run(client, options).await {

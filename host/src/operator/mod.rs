@@ -40,6 +40,8 @@ pub struct Options {
     /// `None`: always the leader (one replica, or leader election off).
     pub lease: Option<LeaseConfig>,
     pub identity: String,
+    /// Where compiled custom plugins are kept between runs; none: compile each time.
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 /// Why the operator could not start.
@@ -65,7 +67,7 @@ pub async fn run(client: Client, options: Options) -> Result<(), OperatorError> 
             source,
         })?;
     let address = listener.local_addr().unwrap_or(options.metrics_addr);
-    let runtime = Runtime::new().map_err(SetupError::from)?;
+    let runtime = Runtime::with_cache(options.cache_dir.clone()).map_err(SetupError::from)?;
     let default_catalog = Arc::new(Catalog::defaults(&runtime)?);
     let metrics = metrics::Metrics::new();
     let (shutdown_tx, shutdown) = watch::channel(false);

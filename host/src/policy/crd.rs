@@ -11,6 +11,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::config::LimitsConfig;
 use crate::contract::Severity;
 
 /// Governance policy for the pods of one namespace.
@@ -116,6 +117,9 @@ pub struct PluginPolicy {
     /// Where a custom plugin's module comes from. Absent for built-in plugins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<PluginSource>,
+    /// Sandbox limits of this plugin's calls: `timeoutMs`, `memoryMiB`, `maxFindings`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<LimitsConfig>,
 }
 
 /// A custom plugin's module: a file in the operator's plugin directory, pinned by digest.

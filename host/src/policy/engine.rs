@@ -76,6 +76,9 @@ pub fn config(spec: &DevOpsPolicySpec) -> Config {
         let entry = config.plugins.entry(plugin.name.clone()).or_default();
         entry.enabled = plugin.enabled.or(entry.enabled);
         entry.checks.clone_from(&plugin.checks);
+        if let Some(limits) = plugin.limits {
+            entry.limits = limits;
+        }
         if let Some(settings) = &plugin.settings {
             merge_settings(&mut config, &plugin.name, settings.clone());
         }
@@ -169,6 +172,7 @@ fn merge_settings(config: &mut Config, plugin: &str, settings: Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analysis::config::LimitsConfig;
     use crate::contract::Severity;
     use crate::policy::crd::PluginPolicy;
 
@@ -207,6 +211,33 @@ mod tests {
         let config = config(&spec);
         assert_eq!(config.plugin("restarts").0, r#"{"threshold":1}"#);
         assert_eq!(config.checks["high-restarts"].weight, Some(9));
+    }
+
+    #[test]
+    fn a_policy_sets_a_plugins_sandbox_limits() {
+        let limits: LimitsConfig =
+            serde_json::from_value(json!({"timeoutMs": 40, "memoryMiB": 8})).expect("limits");
+        let spec = DevOpsPolicySpec {
+            plugins: vec![PluginPolicy {
+                name: "probes".to_owned(),
+                limits: Some(limits),
+                ..PluginPolicy::default()
+            }],
+            ..DevOpsPolicySpec::default()
+        };
+        let (_, probes) = config(&spec).plugin("probes");
+        assert_eq!(probes.timeout, std::time::Duration::from_millis(40));
+        assert_eq!(probes.memory_bytes, 8 << 20);
+        assert_eq!(
+            probes.max_findings,
+            crate::wasm::Limits::default().max_findings
+        );
+        let (_, restarts) = config(&spec).plugin("restarts");
+        assert_eq!(
+            restarts,
+            crate::wasm::Limits::default(),
+            "other plugins keep the defaults"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //!   replaced after a failure (a trapped store cannot be re-entered).
 
 mod builtin;
+mod cache;
 mod engine_config;
 mod instance;
 mod plugin;
@@ -22,6 +23,7 @@ use wasmtime::Engine;
 use wasmtime::component::{HasSelf, Linker};
 
 pub use builtin::{BUILTINS, Builtin};
+pub use cache::{CacheOutcome, ModuleCache};
 pub use instance::{CallError, Instance};
 pub use plugin::{LoadError, LoadedPlugin, PluginOrigin, SettingsFor};
 use sandbox::HostState;
@@ -57,11 +59,19 @@ impl Default for Limits {
 pub struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,
+    /// Compiled custom plugins kept on disk between runs; none: compile every time.
+    cache: Option<ModuleCache>,
     _ticker: EpochTicker,
 }
 
 impl Runtime {
+    /// A runtime that compiles custom plugins on every load (no disk cache).
     pub fn new() -> Result<Arc<Self>, LoadError> {
+        Self::with_cache(None)
+    }
+
+    /// A runtime that keeps compiled custom plugins in `cache_dir` (see [`ModuleCache`]).
+    pub fn with_cache(cache_dir: Option<std::path::PathBuf>) -> Result<Arc<Self>, LoadError> {
         let engine = Engine::new(&engine_config::engine_config()).map_err(LoadError::engine)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(LoadError::engine)?;
@@ -69,6 +79,7 @@ impl Runtime {
             .map_err(LoadError::engine)?;
         let ticker = EpochTicker::start(engine.clone());
         Ok(Arc::new(Runtime {
+            cache: cache_dir.map(|dir| ModuleCache::new(dir, &engine)),
             engine,
             linker,
             _ticker: ticker,
@@ -110,6 +121,11 @@ impl Drop for EpochTicker {
             let _ = thread.join();
         }
     }
+}
+
+/// Lower-case hex, as digests are shown and pinned.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// Epoch ticks that cover `timeout`, rounded up, plus one because the current tick may be

@@ -80,6 +80,9 @@ pub struct LoadedPlugin {
     pub origin: PluginOrigin,
     /// sha256 of the component bytes, hex.
     pub digest: String,
+    /// What the compiled-plugin cache did for this file; `None` when no cache was used (or the
+    /// plugin is built in, precompiled into the binary).
+    pub cached: Option<super::CacheOutcome>,
     pub limits: Limits,
     pub(super) runtime: Arc<Runtime>,
     pub(super) pre: AnalyzerPre<super::HostState>,
@@ -122,7 +125,13 @@ impl Runtime {
                 })?
             }
         };
-        self.prepare(origin, builtin.wasm, component, settings_for)
+        self.prepare(
+            origin,
+            hex_sha256(builtin.wasm),
+            None,
+            component,
+            settings_for,
+        )
     }
 
     /// Loads a plugin component from a `.wasm` file, compiling it with Cranelift.
@@ -136,18 +145,26 @@ impl Runtime {
             source,
         })?;
         let origin = PluginOrigin::File(path.to_owned());
-        let component =
-            Component::new(&self.engine, &bytes).map_err(|error| LoadError::Compile {
-                origin: origin.clone(),
-                source: error.into(),
-            })?;
-        self.prepare(origin, &bytes, component, settings_for)
+        let digest = hex_sha256(&bytes);
+        let compile = || Component::new(&self.engine, &bytes);
+        let compiled = match &self.cache {
+            Some(cache) => cache
+                .get_or_compile(&self.engine, &digest, compile)
+                .map(|(component, outcome)| (component, Some(outcome))),
+            None => compile().map(|component| (component, None)),
+        };
+        let (component, cached) = compiled.map_err(|error| LoadError::Compile {
+            origin: origin.clone(),
+            source: error.into(),
+        })?;
+        self.prepare(origin, digest, cached, component, settings_for)
     }
 
     fn prepare(
         self: &Arc<Self>,
         origin: PluginOrigin,
-        bytes: &[u8],
+        digest: String,
+        cached: Option<super::CacheOutcome>,
         component: Component,
         settings_for: SettingsFor<'_>,
     ) -> Result<LoadedPlugin, LoadError> {
@@ -168,7 +185,8 @@ impl Runtime {
                 checks: Vec::new(),
             },
             origin: origin.clone(),
-            digest: hex_sha256(bytes),
+            digest,
+            cached,
             limits: Limits::default(),
             runtime: self.clone(),
             pre,
@@ -199,7 +217,7 @@ impl Runtime {
                 name: plugin.metadata.name.clone(),
                 reason,
             })?;
-        tracing::debug!(plugin = %plugin.metadata.name, version = %plugin.metadata.version, origin = %plugin.origin, digest = %plugin.digest, "plugin loaded");
+        tracing::debug!(plugin = %plugin.metadata.name, version = %plugin.metadata.version, origin = %plugin.origin, digest = %plugin.digest, cache = ?plugin.cached, "plugin loaded");
         Ok(plugin)
     }
 }
@@ -235,9 +253,6 @@ fn validate_metadata(metadata: &PluginMetadata) -> Result<(), String> {
     Ok(())
 }
 
-fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+pub(super) fn hex_sha256(bytes: &[u8]) -> String {
+    super::hex(&Sha256::digest(bytes))
 }

@@ -39,6 +39,8 @@ pub struct Options {
     pub failure_policy: FailurePolicy,
     pub deadline: Duration,
     pub plugin_dir: Option<PathBuf>,
+    /// Where compiled custom plugins are kept between runs; none: compile each time.
+    pub cache_dir: Option<PathBuf>,
     /// Policies from this file instead of the cluster's.
     pub policies: Option<PathBuf>,
 }
@@ -81,7 +83,7 @@ pub async fn run(client: Option<Client>, options: Options) -> Result<(), Webhook
             key: options.key.clone(),
             source,
         })?;
-    let runtime = Runtime::new().map_err(SetupError::from)?;
+    let runtime = Runtime::with_cache(options.cache_dir.clone()).map_err(SetupError::from)?;
     let defaults = Arc::new(Catalog::defaults(&runtime)?);
     let metrics = server::Metrics::new();
     let (shutdown_tx, shutdown) = watch::channel(false);

@@ -127,7 +127,14 @@ podAntiAffinity:
 {{- if or .Values.plugins.configMap .Values.plugins.image.reference }}true{{ end }}
 {{- end }}
 
+{{- /*
+The custom plugins' volume, and an emptyDir for their compiled code: the root filesystem is
+read-only, and a container restart then skips compiling them again.
+*/}}
 {{- define "kube-devops.plugins.volume" -}}
+- name: plugin-cache
+  emptyDir:
+    sizeLimit: 512Mi
 {{- if .Values.plugins.configMap }}
 - name: plugins
   configMap:
@@ -138,4 +145,12 @@ podAntiAffinity:
     reference: {{ .Values.plugins.image.reference }}
     pullPolicy: {{ .Values.plugins.image.pullPolicy }}
 {{- end }}
+{{- end }}
+
+{{- define "kube-devops.plugins.mounts" -}}
+- name: plugins
+  mountPath: /plugins
+  readOnly: true
+- name: plugin-cache
+  mountPath: /var/cache/kube-devops
 {{- end }}
