@@ -340,3 +340,100 @@ fn a_plugin_failing_pod_after_pod_is_switched_off() {
         "{diagnostics:?}"
     );
 }
+
+#[test]
+fn plugins_asking_for_files_sockets_or_the_wall_clock_are_refused_at_load() {
+    let dir = temp_dir();
+    let pods = write(dir.path(), "pods.yaml", PODS);
+    for (plugin, import) in [
+        ("wants-files", "wasi:filesystem/"),
+        ("wants-network", "wasi:sockets/"),
+        ("wants-clock", "wasi:clocks/wall-clock"),
+    ] {
+        let wasm = plugin_wasm(plugin);
+        let result = run(&["analyze", "-f", &pods, "--plugin", &wasm]);
+        assert_eq!(result.code, 2, "{plugin}: {result:?}");
+        assert!(
+            result.stderr.contains(&wasm)
+                && result.stderr.contains("never grants")
+                && result.stderr.contains(import),
+            "{plugin}: the error names the file and the import: {result:?}"
+        );
+        // `plugin inspect` shows why, import by import, and exits 2 as well.
+        let inspected = run(&["plugin", "inspect", &wasm]);
+        assert_eq!(inspected.code, 2, "{inspected:?}");
+        let refused: Vec<&str> = inspected
+            .stdout
+            .lines()
+            .filter(|line| line.contains("REFUSED"))
+            .collect();
+        assert!(
+            refused.iter().any(|line| line.contains(import)),
+            "{plugin}: {}",
+            inspected.stdout
+        );
+    }
+    // The SDK's own imports (environment, stdio, the monotonic clock) are granted, empty.
+    let inspected = run(&["plugin", "inspect", &plugin_wasm("misbehave")]);
+    assert_eq!(inspected.code, 0, "{inspected:?}");
+    assert!(
+        !inspected.stdout.contains("REFUSED"),
+        "{}",
+        inspected.stdout
+    );
+    assert!(
+        inspected
+            .stdout
+            .contains("wasi:cli/environment@0.2.6        empty: no variables, no arguments")
+    );
+}
+
+#[test]
+fn a_million_findings_are_cut_to_the_limit() {
+    let config = "plugins:\n  misbehave:\n    settings: {mode: million, onlyPod: victim}\n    limits: {memoryMiB: 256, timeoutMs: 5000}\n";
+    let result = analyze_with_misbehave(PODS, config);
+    assert_eq!(result.code, 0, "{result:?}");
+    let report = result.json();
+    assert_builtins_intact(&report);
+    assert_eq!(
+        plugin_diagnostics(&report),
+        [
+            "plugin `misbehave` returned 1000000 findings for pod shop/victim; only the first 1000 are kept"
+        ]
+    );
+    // 1000 for the victim, one for each other pod.
+    assert_eq!(report["summary"]["checks"]["misbehave"], 1002);
+}
+
+#[test]
+fn a_100_mb_message_is_stopped_by_the_memory_limit_or_cut() {
+    // Under the default limits the plugin cannot even build it.
+    let (result, report) = misbehave("huge-string");
+    assert_eq!(result.code, 0, "{result:?}");
+    assert_builtins_intact(&report);
+    assert_eq!(
+        plugin_diagnostics(&report),
+        ["plugin `misbehave` failed on pod shop/victim: exceeded its memory limit of 16 MiB"]
+    );
+
+    // Given the memory, it returns it; the report keeps a bounded message.
+    let config = "plugins:\n  misbehave:\n    settings: {mode: huge-string, onlyPod: victim}\n    limits: {memoryMiB: 512, timeoutMs: 10000}\n";
+    let result = analyze_with_misbehave(PODS, config);
+    assert_eq!(result.code, 0, "{result:?}");
+    let report = result.json();
+    assert_builtins_intact(&report);
+    let longest = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["pod"] == "victim" && f["check"] == "misbehave")
+        .map(|f| f["message"].as_str().unwrap().len())
+        .max()
+        .expect("the victim's finding");
+    // Cut at 1 KiB, with an ellipsis.
+    assert!(
+        (1000..=1024 + 3).contains(&longest),
+        "message of {longest} bytes"
+    );
+    assert!(result.stdout.len() < 1 << 20, "the report stays small");
+}

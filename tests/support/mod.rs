@@ -149,6 +149,12 @@ pub fn plugin_wasm(crate_name: &str) -> String {
                 "misbehave",
                 "-p",
                 "no-privileged",
+                "-p",
+                "wants-files",
+                "-p",
+                "wants-network",
+                "-p",
+                "wants-clock",
                 "--target-dir",
             ])
             .arg(&target_dir)

@@ -6,6 +6,7 @@ mod analyze;
 mod cluster_commands;
 mod operator_commands;
 mod output;
+mod plugin_commands;
 mod render;
 mod webhook_commands;
 
@@ -70,6 +71,82 @@ pub enum Command {
     /// The validating admission webhook. See docs/webhook.md.
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// Write, inspect and test plugins. See docs/plugins.md.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// List the plugins an analysis would load: version, source, sha256 and checks.
+    List(PluginListArgs),
+    /// Show a plugin file: metadata, checks, the world it targets, every import it asks for
+    /// (with what the sandbox grants it), size and sha256. Exits 2 if it would not load.
+    Inspect(PluginInspectArgs),
+    /// Run golden cases: each directory under --cases holds manifest.yaml and expected.yaml
+    /// (the exact findings). Prints a diff per failing case; exits 1 if any fails.
+    Test(PluginTestArgs),
+    /// Create a plugin project that builds and passes its own cases as generated.
+    New(PluginNewArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PluginListArgs {
+    /// Also load this plugin (a WebAssembly component). Repeatable.
+    #[arg(long = "plugin", value_name = "FILE.wasm")]
+    pub plugins: Vec<PathBuf>,
+    /// Also load every .wasm plugin in this directory. Repeatable.
+    #[arg(long, value_name = "DIR")]
+    pub plugin_dir: Vec<PathBuf>,
+    /// Analysis config file (YAML), as `analyze --config` reads it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[arg(short, long, value_enum, default_value_t = ListFormat::Text)]
+    pub output: ListFormat,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PluginInspectArgs {
+    /// The plugin file (.wasm).
+    pub file: PathBuf,
+    #[arg(short, long, value_enum, default_value_t = ListFormat::Text)]
+    pub output: ListFormat,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PluginTestArgs {
+    /// The plugin file (.wasm) under test.
+    pub plugin: PathBuf,
+    /// Directory of cases: one subdirectory per case, with manifest.yaml and expected.yaml.
+    #[arg(long, value_name = "DIR")]
+    pub cases: PathBuf,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PluginLanguage {
+    Rust,
+}
+
+#[derive(Debug, Args)]
+pub struct PluginNewArgs {
+    /// The plugin's name, kebab-case; also the project's directory.
+    pub name: String,
+    /// The language to write it in.
+    #[arg(long, value_enum, default_value_t = PluginLanguage::Rust)]
+    pub lang: PluginLanguage,
+    /// Where to create the project directory.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+    /// Path to the kube-devops SDK crate. Default: this checkout's sdk/ when run from one, else
+    /// the SDK of this release from the repository.
+    #[arg(long, value_name = "PATH")]
+    pub sdk: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -362,5 +439,9 @@ pub async fn run(cli: Cli) -> Exit {
         Command::Webhook(WebhookCommand::InstallConfig(args)) => {
             webhook_commands::install_config(&args)
         }
+        Command::Plugin(PluginCommand::List(args)) => plugin_commands::list(&args),
+        Command::Plugin(PluginCommand::Inspect(args)) => plugin_commands::inspect(&args),
+        Command::Plugin(PluginCommand::Test(args)) => plugin_commands::test(&args),
+        Command::Plugin(PluginCommand::New(args)) => plugin_commands::new(&args),
     }
 }

@@ -10,6 +10,7 @@
 mod builtin;
 mod cache;
 mod engine_config;
+mod inspect;
 mod instance;
 mod plugin;
 mod sandbox;
@@ -24,8 +25,9 @@ use wasmtime::component::{HasSelf, Linker};
 
 pub use builtin::{BUILTINS, Builtin};
 pub use cache::{CacheOutcome, ModuleCache};
+pub use inspect::{Access, Import, Shape, WORLD, access_of};
 pub use instance::{CallError, Instance};
-pub use plugin::{LoadError, LoadedPlugin, PluginOrigin, SettingsFor};
+pub use plugin::{LoadError, LoadedPlugin, PluginOrigin, SettingsFor, sha256_hex};
 use sandbox::HostState;
 
 use crate::contract::Analyzer;

@@ -51,6 +51,11 @@ pub enum LoadError {
         origin: PluginOrigin,
         source: BoxError,
     },
+    #[error("{origin} is refused: it imports what the sandbox never grants: {imports}")]
+    Capability {
+        origin: PluginOrigin,
+        imports: String,
+    },
     #[error("{origin} failed while {doing}: {source}")]
     Call {
         origin: PluginOrigin,
@@ -127,7 +132,7 @@ impl Runtime {
         };
         self.prepare(
             origin,
-            hex_sha256(builtin.wasm),
+            sha256_hex(builtin.wasm),
             None,
             component,
             settings_for,
@@ -145,19 +150,29 @@ impl Runtime {
             source,
         })?;
         let origin = PluginOrigin::File(path.to_owned());
-        let digest = hex_sha256(&bytes);
-        let compile = || Component::new(&self.engine, &bytes);
+        let digest = sha256_hex(&bytes);
+        let (component, cached) = self.compile(&origin, &bytes, &digest)?;
+        self.prepare(origin, digest, cached, component, settings_for)
+    }
+
+    /// Compiles a custom plugin's component, through the disk cache when there is one.
+    pub(super) fn compile(
+        &self,
+        origin: &PluginOrigin,
+        bytes: &[u8],
+        digest: &str,
+    ) -> Result<(Component, Option<super::CacheOutcome>), LoadError> {
+        let compile = || Component::new(&self.engine, bytes);
         let compiled = match &self.cache {
             Some(cache) => cache
-                .get_or_compile(&self.engine, &digest, compile)
+                .get_or_compile(&self.engine, digest, compile)
                 .map(|(component, outcome)| (component, Some(outcome))),
             None => compile().map(|component| (component, None)),
         };
-        let (component, cached) = compiled.map_err(|error| LoadError::Compile {
+        compiled.map_err(|error| LoadError::Compile {
             origin: origin.clone(),
             source: error.into(),
-        })?;
-        self.prepare(origin, digest, cached, component, settings_for)
+        })
     }
 
     fn prepare(
@@ -168,6 +183,15 @@ impl Runtime {
         component: Component,
         settings_for: SettingsFor<'_>,
     ) -> Result<LoadedPlugin, LoadError> {
+        // Refused before linking: WASI is linked whole (empty), so a plugin asking for files,
+        // sockets or the wall clock would otherwise load and fail later, call by call.
+        let refused = super::inspect::refused_imports(&self.engine, &component);
+        if !refused.is_empty() {
+            return Err(LoadError::Capability {
+                origin,
+                imports: refused.join(", "),
+            });
+        }
         let link_error = |error: wasmtime::Error| LoadError::Link {
             origin: origin.clone(),
             source: error.into(),
@@ -253,6 +277,7 @@ fn validate_metadata(metadata: &PluginMetadata) -> Result<(), String> {
     Ok(())
 }
 
-pub(super) fn hex_sha256(bytes: &[u8]) -> String {
+/// sha256 of `bytes`, lower-case hex: how plugin digests are shown and pinned.
+pub fn sha256_hex(bytes: &[u8]) -> String {
     super::hex(&Sha256::digest(bytes))
 }

@@ -26,6 +26,10 @@ enum Mode {
     Flood,
     /// Reports the length of the pod JSON the host hands out.
     PodJson,
+    /// Returns a million findings.
+    Million,
+    /// Returns one finding whose message is 100 MB.
+    HugeString,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -87,6 +91,8 @@ impl Plugin for Misbehave {
             Mode::Flood => (0..5000)
                 .map(|i| Finding::new(CHECK, format!("finding {i}")))
                 .collect(),
+            Mode::Million => (0..1_000_000).map(|_| Finding::new(CHECK, "x")).collect(),
+            Mode::HugeString => vec![Finding::new(CHECK, "x".repeat(100 << 20))],
             Mode::PodJson => {
                 let json = kube_devops_sdk::pod_json();
                 vec![Finding::new(CHECK, json)]

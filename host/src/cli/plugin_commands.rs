@@ -1,0 +1,462 @@
+//! `kube-devops plugin list | inspect | test | new`: what a plugin author needs around the
+//! engine, using the same loading, sandbox and analysis as every other mode.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::output::{self, Exit, fail};
+use super::{ListFormat, PluginInspectArgs, PluginListArgs, PluginNewArgs, PluginTestArgs};
+use crate::analysis::catalog::ActivePlugin;
+use crate::analysis::report::DiagnosticKind;
+use crate::analysis::{
+    Aggregator, Catalog, Config, Filter, PluginPaths, SetupError, analyze_sources,
+};
+use crate::contract::{CheckKind, Severity};
+use crate::manifest;
+use crate::wasm::{Access, PluginOrigin, Runtime, Shape};
+
+mod scaffold;
+
+/// One plugin as `plugin list` and `plugin inspect` show it.
+#[derive(Debug, Serialize)]
+struct PluginView {
+    name: String,
+    version: String,
+    description: String,
+    source: String,
+    sha256: String,
+    checks: Vec<CheckView>,
+}
+
+#[derive(Debug, Serialize)]
+struct CheckView {
+    id: String,
+    description: String,
+    severity: Severity,
+    weight: u32,
+    kind: &'static str,
+    enabled: bool,
+}
+
+fn kind_name(kind: CheckKind) -> &'static str {
+    match kind {
+        CheckKind::Spec => "spec",
+        CheckKind::Status => "status",
+    }
+}
+
+fn view(active: &ActivePlugin) -> PluginView {
+    let plugin = &active.plugin;
+    PluginView {
+        name: plugin.metadata.name.clone(),
+        version: plugin.metadata.version.clone(),
+        description: plugin.metadata.description.clone(),
+        source: match &plugin.origin {
+            PluginOrigin::Builtin(_) => "built-in".to_owned(),
+            PluginOrigin::File(path) => path.display().to_string(),
+        },
+        sha256: plugin.digest.clone(),
+        checks: active
+            .checks
+            .iter()
+            .map(|rule| CheckView {
+                id: rule.id.to_string(),
+                description: rule.description.clone(),
+                severity: rule.severity,
+                weight: rule.weight,
+                kind: kind_name(rule.kind),
+                enabled: rule.enabled,
+            })
+            .collect(),
+    }
+}
+
+fn load_config(path: Option<&Path>) -> Result<Config, Exit> {
+    match path {
+        Some(path) => Config::load(path).map_err(|error| fail(Exit::Usage, &error)),
+        None => Ok(Config::default()),
+    }
+}
+
+fn load_catalog(
+    cache_dir: Option<PathBuf>,
+    config: &Config,
+    paths: &PluginPaths,
+) -> Result<Catalog, Exit> {
+    Runtime::with_cache(cache_dir)
+        .map_err(SetupError::from)
+        .and_then(|runtime| Catalog::load_in(&runtime, config, paths))
+        .map_err(|error| fail(Exit::Usage, &error))
+}
+
+/// `plugin list`: the built-in plugins and those given, as the analysis would load them.
+pub fn list(args: &PluginListArgs) -> Exit {
+    let config = match load_config(args.config.as_deref()) {
+        Ok(config) => config,
+        Err(exit) => return exit,
+    };
+    let paths = PluginPaths {
+        files: args.plugins.clone(),
+        dirs: args.plugin_dir.clone(),
+    };
+    let catalog = match load_catalog(args.cache.dir(), &config, &paths) {
+        Ok(catalog) => catalog,
+        Err(exit) => return exit,
+    };
+    let views: Vec<PluginView> = catalog.plugins.iter().map(view).collect();
+    match args.output {
+        ListFormat::Json => print_json(&views),
+        ListFormat::Text => {
+            let mut text = String::new();
+            for plugin in &views {
+                let _ = writeln!(
+                    text,
+                    "{} {}  ({}, sha256 {})",
+                    plugin.name,
+                    plugin.version,
+                    plugin.source,
+                    &plugin.sha256[..12]
+                );
+                write_checks(&mut text, &plugin.checks);
+            }
+            output::print(text)
+        }
+    }
+}
+
+fn write_checks(text: &mut String, checks: &[CheckView]) {
+    for check in checks {
+        let _ = writeln!(
+            text,
+            "  {:<28} {:<8} weight {:<3} {:<6} {}{}",
+            check.id,
+            check.severity,
+            check.weight,
+            check.kind,
+            check.description,
+            if check.enabled { "" } else { " (off)" }
+        );
+    }
+}
+
+fn print_json(value: &impl Serialize) -> Exit {
+    match serde_json::to_string_pretty(value) {
+        Ok(json) => output::print_line(&json),
+        Err(error) => fail(Exit::Usage, &error),
+    }
+}
+
+/// What `plugin inspect` prints.
+#[derive(Debug, Serialize)]
+struct Inspection {
+    file: String,
+    size: u64,
+    #[serde(flatten)]
+    shape: Shape,
+    /// The plugin as it loads with default settings; absent when it does not load.
+    plugin: Option<PluginView>,
+    /// Why it does not load.
+    error: Option<String>,
+}
+
+/// `plugin inspect FILE`: metadata, checks, the world, every import with what the sandbox
+/// grants it, size and sha256. Exit 2 when the plugin would not load.
+pub fn inspect(args: &PluginInspectArgs) -> Exit {
+    let bytes = match std::fs::read(&args.file) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            eprintln!("error: cannot read {}: {error}", args.file.display());
+            return Exit::Usage;
+        }
+    };
+    let runtime = match Runtime::with_cache(args.cache.dir()) {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(Exit::Usage, &error),
+    };
+    let origin = PluginOrigin::File(args.file.clone());
+    let shape = match runtime.inspect(&origin, &bytes) {
+        Ok(shape) => shape,
+        Err(error) => return fail(Exit::Usage, &error),
+    };
+    let paths = PluginPaths {
+        files: vec![args.file.clone()],
+        dirs: Vec::new(),
+    };
+    let (plugin, error) = match Catalog::load_in(&runtime, &Config::default(), &paths) {
+        Ok(catalog) => (
+            catalog
+                .plugins
+                .iter()
+                .find(|active| active.plugin.origin == origin)
+                .map(view),
+            None,
+        ),
+        Err(error) => (None, Some(error.to_string())),
+    };
+    let inspection = Inspection {
+        file: args.file.display().to_string(),
+        size: bytes.len() as u64,
+        shape,
+        plugin,
+        error,
+    };
+    let printed = match args.output {
+        ListFormat::Json => print_json(&inspection),
+        ListFormat::Text => output::print(inspection_text(&inspection, &bytes)),
+    };
+    match (&inspection.error, printed) {
+        (Some(_), Exit::Success) => Exit::Usage,
+        (_, printed) => printed,
+    }
+}
+
+fn inspection_text(inspection: &Inspection, bytes: &[u8]) -> String {
+    let mut text = String::new();
+    if let Some(plugin) = &inspection.plugin {
+        let _ = writeln!(text, "plugin   {} {}", plugin.name, plugin.version);
+        let _ = writeln!(text, "         {}", plugin.description);
+    }
+    let _ = writeln!(text, "file     {} ({} bytes)", inspection.file, bytes.len());
+    let sha = crate::wasm::sha256_hex(bytes);
+    let _ = writeln!(text, "sha256   {sha}");
+    let _ = writeln!(
+        text,
+        "world    {}",
+        inspection
+            .shape
+            .world
+            .unwrap_or("unknown: its exports are not the analyzer world's")
+    );
+    let _ = writeln!(text, "exports  {}", inspection.shape.exports.join(", "));
+    if let Some(plugin) = &inspection.plugin {
+        let _ = writeln!(text, "checks");
+        write_checks(&mut text, &plugin.checks);
+    }
+    let _ = writeln!(
+        text,
+        "imports  (the capabilities it asks for, and what the sandbox gives)"
+    );
+    let width = inspection
+        .shape
+        .imports
+        .iter()
+        .map(|import| import.name.len())
+        .max()
+        .unwrap_or(0);
+    for import in &inspection.shape.imports {
+        let access = match import.access {
+            Access::Granted(what) => what.to_owned(),
+            Access::Refused(what) => format!("REFUSED: {what}"),
+            Access::Unknown => "NOT PROVIDED: the plugin cannot link".to_owned(),
+        };
+        let _ = writeln!(text, "  {:<width$}  {access}", import.name);
+    }
+    if let Some(error) = &inspection.error {
+        let _ = writeln!(text, "error    {error}");
+    }
+    text
+}
+
+/// A case's `expected.yaml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expected {
+    /// The plugin's settings for this case; default `{}`.
+    #[serde(default)]
+    settings: Option<serde_json::Value>,
+    /// Exactly the findings the plugin must report for `manifest.yaml`.
+    #[serde(default)]
+    findings: Vec<ExpectedFinding>,
+}
+
+/// One expected finding; `pod` and `container` compared when given.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExpectedFinding {
+    check: String,
+    #[serde(default)]
+    container: Option<String>,
+    severity: Severity,
+    #[serde(default)]
+    pod: Option<String>,
+}
+
+impl std::fmt::Display for ExpectedFinding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} severity={}", self.check, self.severity)?;
+        if let Some(container) = &self.container {
+            write!(f, " container={container}")?;
+        }
+        if let Some(pod) = &self.pod {
+            write!(f, " pod={pod}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `plugin test PLUGIN --cases DIR`: every subdirectory of DIR is a case, `manifest.yaml` and
+/// `expected.yaml`; prints a diff for each case that differs and exits 1 if any does.
+pub fn test(args: &PluginTestArgs) -> Exit {
+    let cases = match case_dirs(&args.cases) {
+        Ok(cases) if !cases.is_empty() => cases,
+        Ok(_) => {
+            eprintln!(
+                "error: no cases in {}: each case is a directory with manifest.yaml and expected.yaml",
+                args.cases.display()
+            );
+            return Exit::Usage;
+        }
+        Err(error) => {
+            eprintln!("error: cannot read {}: {error}", args.cases.display());
+            return Exit::Usage;
+        }
+    };
+    let runtime = match Runtime::with_cache(args.cache.dir()) {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(Exit::Usage, &error),
+    };
+    let mut report = String::new();
+    let mut failed = 0;
+    for case in &cases {
+        let name = case.file_name().map_or_else(
+            || case.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        match run_case(&runtime, &args.plugin, case) {
+            Ok(diff) if diff.is_empty() => {
+                let _ = writeln!(report, "ok    {name}");
+            }
+            Ok(diff) => {
+                failed += 1;
+                let _ = writeln!(report, "FAIL  {name}");
+                for line in diff {
+                    let _ = writeln!(report, "      {line}");
+                }
+            }
+            Err(reason) => {
+                failed += 1;
+                let _ = writeln!(report, "FAIL  {name}: {reason}");
+            }
+        }
+    }
+    let _ = writeln!(
+        report,
+        "{} case(s): {} passed, {failed} failed",
+        cases.len(),
+        cases.len() - failed
+    );
+    match output::print(report) {
+        Exit::Success if failed > 0 => Exit::GateFailed,
+        printed => printed,
+    }
+}
+
+fn case_dirs(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.is_dir())
+        .collect();
+    cases.sort();
+    Ok(cases)
+}
+
+/// Runs one case: the differences between expected and actual findings, `-` for an expected
+/// finding missing and `+` for one not expected; empty when they agree.
+fn run_case(runtime: &Arc<Runtime>, plugin: &Path, case: &Path) -> Result<Vec<String>, String> {
+    let expected_path = case.join("expected.yaml");
+    let expected_text = std::fs::read_to_string(&expected_path)
+        .map_err(|error| format!("cannot read {}: {error}", expected_path.display()))?;
+    let expected: Expected = serde_saphyr::from_str(&expected_text)
+        .map_err(|error| format!("{}: {error}", expected_path.display()))?;
+
+    let name = plugin_name(runtime, plugin)?;
+    let mut config = Config::default();
+    if let Some(settings) = expected.settings {
+        config.plugins.entry(name.clone()).or_default().settings = Some(settings);
+    }
+    let paths = PluginPaths {
+        files: vec![plugin.to_owned()],
+        dirs: Vec::new(),
+    };
+    let catalog = Catalog::load_in(runtime, &config, &paths).map_err(|error| error.to_string())?;
+
+    let manifests = manifest::read_paths(&[case.join("manifest.yaml")]);
+    if let Some(error) = manifests.errors.first() {
+        return Err(error.to_string());
+    }
+    let mut aggregator = Aggregator::default();
+    let filter = Filter {
+        namespace: None,
+        include_system: true,
+    };
+    analyze_sources(
+        &catalog,
+        &manifests.sources,
+        &filter,
+        &mut aggregator,
+        &|_| {},
+    );
+    let report = aggregator.finish(&catalog);
+    let problems: Vec<String> = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.kind == DiagnosticKind::Plugin && d.message.contains(name.as_str()))
+        .map(|d| format!("! {}", d.message))
+        .collect();
+
+    let mut actual: Vec<ExpectedFinding> = report
+        .findings
+        .iter()
+        .filter(|finding| *finding.plugin == *name)
+        .map(|finding| ExpectedFinding {
+            check: finding.check.to_string(),
+            container: finding.container.clone(),
+            severity: finding.severity,
+            pod: Some(finding.pod.to_string()),
+        })
+        .collect();
+    let mut diff = problems;
+    for want in &expected.findings {
+        // An expected finding without a pod or container matches any.
+        let found = actual.iter().position(|got| {
+            got.check == want.check
+                && got.severity == want.severity
+                && (want.container.is_none() || got.container == want.container)
+                && (want.pod.is_none() || got.pod == want.pod)
+        });
+        match found {
+            Some(index) => {
+                actual.swap_remove(index);
+            }
+            None => diff.push(format!("- expected   {want}")),
+        }
+    }
+    diff.extend(actual.iter().map(|got| format!("+ unexpected {got}")));
+    Ok(diff)
+}
+
+/// The name in a plugin file's metadata.
+fn plugin_name(runtime: &Arc<Runtime>, plugin: &Path) -> Result<String, String> {
+    let defaults = |_: &str| (String::from("{}"), crate::wasm::Limits::default());
+    match runtime.load_file(plugin, &defaults) {
+        Ok(loaded) => Ok(loaded.metadata.name),
+        // Default settings may not suit the plugin; its name is known all the same.
+        Err(crate::wasm::LoadError::Settings { name, .. }) => Ok(name),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+/// `plugin new NAME`: a plugin project that builds and passes its own cases out of the box.
+pub fn new(args: &PluginNewArgs) -> Exit {
+    match scaffold::create(args) {
+        Ok(dir) => output::print(scaffold::next_steps(args, &dir)),
+        Err(error) => {
+            eprintln!("error: {error}");
+            Exit::Usage
+        }
+    }
+}

@@ -1,0 +1,392 @@
+//! Plugin tooling: `plugin list | inspect | test | new`, and the on-disk cache of compiled custom
+//! plugins (a second run loads what the first compiled; an entry that is corrupt or was made by
+//! another engine is detected, never trusted, and rebuilt).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::{plugin_wasm, temp_dir, write};
+
+const POD: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\nspec:\n  containers: [{name: app, image: nginx:1.27, securityContext: {privileged: true}}]\n";
+
+struct Analysis {
+    report: serde_json::Value,
+    stderr: String,
+}
+
+/// `analyze` of one privileged pod with the `no-privileged` example plugin, `cache_args` added,
+/// logging the plugin loads.
+fn analyze(dir: &Path, cache_args: &[&str]) -> Analysis {
+    let pod = write(dir, "pod.yaml", POD);
+    let wasm = plugin_wasm("no-privileged");
+    let output = support::kube_devops()
+        .args(["analyze", "-f", &pod, "--plugin", &wasm, "-o", "json"])
+        .args(cache_args)
+        .env("RUST_LOG", "kube_devops=debug")
+        .output()
+        .expect("run kube-devops");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let report = serde_json::from_slice(&output.stdout).expect("a JSON report");
+    Analysis { report, stderr }
+}
+
+/// What the cache did for the custom plugin, from the `plugin loaded` log line.
+fn outcome(stderr: &str) -> String {
+    stderr
+        .lines()
+        .find(|line| line.contains("plugin loaded") && line.contains("no-privileged"))
+        .and_then(|line| line.split("cache=").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no load line for the plugin:\n{stderr}"))
+        .to_owned()
+}
+
+fn entries(cache: &Path) -> Vec<PathBuf> {
+    let Ok(dir) = std::fs::read_dir(cache.join("modules")) else {
+        return Vec::new();
+    };
+    dir.map(|entry| entry.expect("entry").path()).collect()
+}
+
+fn privileged_findings(report: &serde_json::Value) -> usize {
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|finding| finding["check"] == "privileged-container")
+        .count()
+}
+
+#[test]
+fn a_second_run_loads_the_compiled_plugin_from_the_cache() {
+    let dir = temp_dir();
+    let cache = dir.path().join("cache");
+    let args = ["--cache-dir", cache.to_str().unwrap()];
+
+    let first = analyze(dir.path(), &args);
+    assert_eq!(outcome(&first.stderr), "Some(Miss)");
+    let stored = entries(&cache);
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    let digest = support::sha256_hex(&std::fs::read(plugin_wasm("no-privileged")).unwrap());
+    let name = stored[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert!(
+        name.starts_with(&format!("{digest}-")) && name.ends_with(".cwasm"),
+        "the entry is keyed by the module's digest: {name}"
+    );
+
+    let second = analyze(dir.path(), &args);
+    assert_eq!(outcome(&second.stderr), "Some(Hit)");
+    assert_eq!(privileged_findings(&first.report), 1);
+    assert_eq!(first.report["findings"], second.report["findings"]);
+}
+
+#[test]
+fn a_corrupt_entry_is_detected_rebuilt_and_replaced() {
+    let dir = temp_dir();
+    let cache = dir.path().join("cache");
+    let args = ["--cache-dir", cache.to_str().unwrap()];
+    let first = analyze(dir.path(), &args);
+    let entry = entries(&cache).pop().expect("an entry");
+
+    // One flipped bit in the compiled code.
+    let mut bytes = std::fs::read(&entry).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&entry, &bytes).unwrap();
+    let rebuilt = analyze(dir.path(), &args);
+    assert_eq!(outcome(&rebuilt.stderr), "Some(Rebuilt)");
+    assert!(
+        rebuilt.stderr.contains("checksum does not match"),
+        "{}",
+        rebuilt.stderr
+    );
+    assert_eq!(first.report["findings"], rebuilt.report["findings"]);
+
+    // Truncated to half.
+    std::fs::write(&entry, &bytes[..middle]).unwrap();
+    assert_eq!(outcome(&analyze(dir.path(), &args).stderr), "Some(Rebuilt)");
+
+    // The replacement is sound again.
+    assert_eq!(outcome(&analyze(dir.path(), &args).stderr), "Some(Hit)");
+}
+
+#[test]
+fn code_compiled_by_another_engine_is_refused_and_rebuilt() {
+    use sha2::{Digest, Sha256};
+
+    let dir = temp_dir();
+    let cache = dir.path().join("cache");
+    let args = ["--cache-dir", cache.to_str().unwrap()];
+    analyze(dir.path(), &args);
+    let entry = entries(&cache).pop().expect("an entry");
+
+    // A well-formed entry (magic, checksum) holding code from an engine with other settings: as
+    // after a wasmtime upgrade that kept the file name, or a hand-placed file.
+    let wasm = std::fs::read(plugin_wasm("no-privileged")).unwrap();
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model(true);
+    let other = wasmtime::Engine::new(&config).unwrap();
+    let payload = other.precompile_component(&wasm).unwrap();
+    let mut bytes = b"KDVMOD01".to_vec();
+    bytes.extend_from_slice(&Sha256::digest(&payload));
+    bytes.extend_from_slice(&payload);
+    std::fs::write(&entry, &bytes).unwrap();
+
+    let run = analyze(dir.path(), &args);
+    assert_eq!(outcome(&run.stderr), "Some(Rebuilt)", "{}", run.stderr);
+    assert_eq!(privileged_findings(&run.report), 1);
+    assert_eq!(outcome(&analyze(dir.path(), &args).stderr), "Some(Hit)");
+}
+
+#[test]
+fn no_cache_keeps_nothing_and_an_unwritable_cache_is_only_a_warning() {
+    let dir = temp_dir();
+    let cache = dir.path().join("cache");
+    let run = analyze(
+        dir.path(),
+        &["--cache-dir", cache.to_str().unwrap(), "--no-cache"],
+    );
+    assert_eq!(outcome(&run.stderr), "None");
+    assert!(!cache.exists());
+
+    // A file where the directory should be: the cache cannot be written, the run goes on.
+    let blocked = dir.path().join("blocked");
+    std::fs::write(&blocked, "not a directory").unwrap();
+    let run = analyze(dir.path(), &["--cache-dir", blocked.to_str().unwrap()]);
+    assert_eq!(outcome(&run.stderr), "Some(Miss)");
+    assert_eq!(privileged_findings(&run.report), 1);
+    let warnings = run
+        .stderr
+        .lines()
+        .filter(|line| line.contains("cannot write the compiled plugin cache"))
+        .count();
+    assert_eq!(warnings, 1, "{}", run.stderr);
+}
+
+#[test]
+fn plugin_list_shows_every_plugin_with_source_digest_and_checks() {
+    let wasm = plugin_wasm("no-privileged");
+    let run = support::run(&[
+        "plugin",
+        "list",
+        "--plugin",
+        &wasm,
+        "-o",
+        "json",
+        "--no-cache",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let plugins = run.json();
+    let names: Vec<&str> = plugins
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "latest-tag",
+            "pending",
+            "probes",
+            "restarts",
+            "no-privileged"
+        ]
+    );
+    let custom = &plugins[4];
+    assert_eq!(custom["source"], wasm.as_str());
+    assert_eq!(
+        custom["sha256"],
+        support::sha256_hex(&std::fs::read(&wasm).unwrap())
+    );
+    assert_eq!(custom["checks"][0]["id"], "privileged-container");
+    assert_eq!(custom["checks"][0]["severity"], "critical");
+    assert_eq!(custom["checks"][0]["weight"], 10);
+    assert_eq!(plugins[0]["source"], "built-in");
+
+    let text = support::run(&["plugin", "list", "--no-cache"]);
+    assert_eq!(text.code, 0, "{text:?}");
+    assert!(
+        text.stdout.contains("missing-liveness-probe"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn plugin_inspect_shows_world_imports_size_and_digest() {
+    let wasm = plugin_wasm("no-privileged");
+    let bytes = std::fs::read(&wasm).unwrap();
+    let run = support::run(&["plugin", "inspect", &wasm, "-o", "json", "--no-cache"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let inspection = run.json();
+    assert_eq!(inspection["size"], bytes.len());
+    assert_eq!(inspection["world"], "kube-devops:analyzer/analyzer@0.1.0");
+    assert_eq!(inspection["plugin"]["name"], "no-privileged");
+    assert_eq!(inspection["plugin"]["sha256"], support::sha256_hex(&bytes));
+    let imports = inspection["imports"].as_array().unwrap();
+    let host = imports
+        .iter()
+        .find(|i| i["name"] == "kube-devops:analyzer/host@0.1.0")
+        .expect("the host interface");
+    assert_eq!(host["access"], "granted");
+    assert!(
+        imports.iter().all(|i| i["access"] == "granted"),
+        "{imports:?}"
+    );
+
+    let missing = support::run(&["plugin", "inspect", "/nonexistent.wasm"]);
+    assert_eq!(missing.code, 2);
+    assert!(missing.stderr.contains("/nonexistent.wasm"), "{missing:?}");
+}
+
+/// Writes a golden case for `plugin test`.
+fn case(dir: &Path, name: &str, manifest: &str, expected: &str) {
+    write(dir, &format!("{name}/manifest.yaml"), manifest);
+    write(dir, &format!("{name}/expected.yaml"), expected);
+}
+
+#[test]
+fn plugin_test_passes_golden_cases_and_prints_a_diff_on_mismatch() {
+    let dir = temp_dir();
+    let cases = dir.path().join("cases");
+    let host_path = "apiVersion: v1\nkind: Pod\nmetadata: {name: logs, namespace: ops}\nspec:\n  containers: [{name: app, image: nginx:1.27}]\n  volumes: [{name: v, hostPath: {path: /var/log}}]\n";
+    case(
+        &cases,
+        "privileged",
+        POD,
+        "findings:\n  - {check: privileged-container, container: app, severity: critical}\n",
+    );
+    case(
+        &cases,
+        "allowed-host-path",
+        host_path,
+        "settings: {allowedHostPaths: [/var/log]}\nfindings: []\n",
+    );
+    let wasm = plugin_wasm("no-privileged");
+    let passing = support::run(&["plugin", "test", &wasm, "--cases", cases.to_str().unwrap()]);
+    assert_eq!(passing.code, 0, "{passing:?}");
+    assert!(
+        passing.stdout.contains("2 case(s): 2 passed, 0 failed"),
+        "{passing:?}"
+    );
+
+    // A case whose expectations are wrong: the diff says what is missing and what is extra.
+    case(
+        &cases,
+        "wrong",
+        host_path,
+        "findings:\n  - {check: privileged-container, severity: critical}\n",
+    );
+    let failing = support::run(&["plugin", "test", &wasm, "--cases", cases.to_str().unwrap()]);
+    assert_eq!(failing.code, 1, "{failing:?}");
+    assert!(failing.stdout.contains("FAIL  wrong"), "{}", failing.stdout);
+    assert!(
+        failing
+            .stdout
+            .contains("- expected   privileged-container severity=critical"),
+        "{}",
+        failing.stdout
+    );
+    assert!(
+        failing
+            .stdout
+            .contains("+ unexpected host-path-volume severity=high pod=logs"),
+        "{}",
+        failing.stdout
+    );
+    assert!(
+        failing.stdout.contains("3 case(s): 2 passed, 1 failed"),
+        "{}",
+        failing.stdout
+    );
+
+    // A malformed expectation names its file and fails only that case.
+    write(&cases, "broken/manifest.yaml", POD);
+    write(
+        &cases,
+        "broken/expected.yaml",
+        "findings:\n  - {chek: typo}\n",
+    );
+    let broken = support::run(&["plugin", "test", &wasm, "--cases", cases.to_str().unwrap()]);
+    assert_eq!(broken.code, 1);
+    assert!(broken.stdout.contains("FAIL  broken:"), "{}", broken.stdout);
+    assert!(
+        broken.stdout.contains("broken/expected.yaml"),
+        "{}",
+        broken.stdout
+    );
+    assert!(
+        broken.stdout.contains("ok    privileged"),
+        "{}",
+        broken.stdout
+    );
+}
+
+#[test]
+fn plugin_new_scaffolds_a_project_that_builds_and_passes_its_own_cases() {
+    let dir = temp_dir();
+    let run = support::run(&[
+        "plugin",
+        "new",
+        "team-label",
+        "--dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let project = dir.path().join("team-label");
+    assert!(run.stdout.contains("plugin test"), "{}", run.stdout);
+
+    // Built exactly as its README says, in a target directory kept between test runs.
+    let target = support::workspace().join("target/plugin-new-test");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let build = std::process::Command::new(cargo)
+        .current_dir(&project)
+        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2"])
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .status()
+        .expect("run cargo");
+    assert!(build.success(), "the scaffold does not build");
+    let wasm = target.join("wasm32-wasip2/release/team_label.wasm");
+    let cases = project.join("cases");
+    let tested = support::run(&[
+        "plugin",
+        "test",
+        wasm.to_str().unwrap(),
+        "--cases",
+        cases.to_str().unwrap(),
+    ]);
+    assert_eq!(tested.code, 0, "{tested:?}");
+    assert!(
+        tested.stdout.contains("3 case(s): 3 passed, 0 failed"),
+        "{tested:?}"
+    );
+
+    // Not over an existing directory, and only kebab-case names.
+    let again = support::run(&[
+        "plugin",
+        "new",
+        "team-label",
+        "--dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(again.code, 2);
+    assert!(again.stderr.contains("already exists"), "{again:?}");
+    let bad = support::run(&[
+        "plugin",
+        "new",
+        "Team_Label",
+        "--dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("kebab-case"), "{bad:?}");
+}
