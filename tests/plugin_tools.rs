@@ -390,3 +390,55 @@ fn plugin_new_scaffolds_a_project_that_builds_and_passes_its_own_cases() {
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("kebab-case"), "{bad:?}");
 }
+
+#[test]
+fn plugin_bench_measures_calls_and_counts_failures() {
+    let wasm = plugin_wasm("no-privileged");
+    let run = support::run(&[
+        "plugin",
+        "bench",
+        &wasm,
+        "--calls",
+        "300",
+        "--instances",
+        "5",
+        "--pods",
+        "20",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let figures = run.json();
+    assert_eq!(figures["plugin"], "no-privileged");
+    assert_eq!(figures["calls"], 300);
+    assert_eq!(figures["pods"], 20);
+    assert_eq!(figures["failed_calls"], 0);
+    let (p50, p99) = (
+        figures["call"]["p50_us"].as_f64().unwrap(),
+        figures["call"]["p99_us"].as_f64().unwrap(),
+    );
+    assert!(p50 > 0.0 && p99 >= p50, "{figures}");
+    assert!(figures["load_ms"].as_f64().unwrap() > 0.0);
+
+    // A plugin that traps on every call: each failure is counted, and the bench goes on.
+    let misbehave = plugin_wasm("misbehave");
+    let run = support::run(&[
+        "plugin",
+        "bench",
+        &misbehave,
+        "--calls",
+        "50",
+        "--instances",
+        "2",
+        "--settings",
+        r#"{"mode":"panic"}"#,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.json()["failed_calls"],
+        100,
+        "50 measured and 50 to warm up"
+    );
+}

@@ -88,6 +88,32 @@ pub enum PluginCommand {
     Test(PluginTestArgs),
     /// Create a plugin project that builds and passes its own cases as generated.
     New(PluginNewArgs),
+    /// Measure a plugin: load time, instantiation and per-call latency (p50, p99) on
+    /// synthetic pods or given manifests.
+    Bench(PluginBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PluginBenchArgs {
+    /// The plugin file (.wasm).
+    pub plugin: PathBuf,
+    /// Call it on the pods in these manifests instead of synthetic ones. Repeatable.
+    #[arg(short, long = "file", value_name = "PATH")]
+    pub files: Vec<PathBuf>,
+    /// Synthetic pods to cycle through.
+    #[arg(long, default_value_t = 100)]
+    pub pods: usize,
+    /// Calls to measure (after 100 to warm up).
+    #[arg(long, default_value_t = 10_000)]
+    pub calls: usize,
+    /// Instantiations to measure.
+    #[arg(long, default_value_t = 100)]
+    pub instances: usize,
+    /// The plugin's settings, as JSON.
+    #[arg(long, value_name = "JSON")]
+    pub settings: Option<String>,
+    #[arg(short, long, value_enum, default_value_t = ListFormat::Text)]
+    pub output: ListFormat,
 }
 
 #[derive(Debug, Args)]
@@ -439,9 +465,12 @@ pub async fn run(cli: Cli) -> Exit {
         Command::Webhook(WebhookCommand::InstallConfig(args)) => {
             webhook_commands::install_config(&args)
         }
-        Command::Plugin(PluginCommand::List(args)) => plugin_commands::list(&args),
-        Command::Plugin(PluginCommand::Inspect(args)) => plugin_commands::inspect(&args),
-        Command::Plugin(PluginCommand::Test(args)) => plugin_commands::test(&args),
-        Command::Plugin(PluginCommand::New(args)) => plugin_commands::new(&args),
+        // Plugins run off the async runtime: WASI's blocking calls (a panic message written to
+        // stderr) start a runtime of their own, which a runtime thread must not.
+        Command::Plugin(command) => {
+            tokio::task::spawn_blocking(move || plugin_commands::run(command))
+                .await
+                .unwrap_or(Exit::Usage)
+        }
     }
 }

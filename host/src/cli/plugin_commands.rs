@@ -8,7 +8,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::output::{self, Exit, fail};
-use super::{ListFormat, PluginInspectArgs, PluginListArgs, PluginNewArgs, PluginTestArgs};
+use super::{
+    ListFormat, PluginCommand, PluginInspectArgs, PluginListArgs, PluginNewArgs, PluginTestArgs,
+};
 use crate::analysis::catalog::ActivePlugin;
 use crate::analysis::report::DiagnosticKind;
 use crate::analysis::{
@@ -18,7 +20,19 @@ use crate::contract::{CheckKind, Severity};
 use crate::manifest;
 use crate::wasm::{Access, PluginOrigin, Runtime, Shape};
 
+mod bench;
 mod scaffold;
+
+/// Runs one `plugin` subcommand (on a blocking thread: plugins run here).
+pub fn run(command: PluginCommand) -> Exit {
+    match command {
+        PluginCommand::List(args) => list(&args),
+        PluginCommand::Inspect(args) => inspect(&args),
+        PluginCommand::Test(args) => test(&args),
+        PluginCommand::New(args) => new(&args),
+        PluginCommand::Bench(args) => bench::run(&args),
+    }
+}
 
 /// One plugin as `plugin list` and `plugin inspect` show it.
 #[derive(Debug, Serialize)]
