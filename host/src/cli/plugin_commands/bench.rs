@@ -195,7 +195,7 @@ fn pods(args: &PluginBenchArgs) -> Result<Vec<PodInput>, String> {
 fn synthetic_pod(index: usize) -> serde_json::Value {
     let containers: Vec<serde_json::Value> = (0..1 + index % 3)
         .map(|c| {
-            let tag = if (index + c) % 5 == 0 {
+            let tag = if (index + c).is_multiple_of(5) {
                 "latest".to_owned()
             } else {
                 format!("1.{}", index % 10)
@@ -205,9 +205,9 @@ fn synthetic_pod(index: usize) -> serde_json::Value {
                 "image": format!("registry.example/team/app-{}:{tag}", index % 17),
                 "ports": [{"containerPort": 8080}],
                 "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
-                "securityContext": {"privileged": (index + c) % 7 == 0},
+                "securityContext": {"privileged": (index + c).is_multiple_of(7)},
             });
-            if (index + c) % 2 == 0 {
+            if (index + c).is_multiple_of(2) {
                 container["livenessProbe"] = json!({"httpGet": {"path": "/healthz", "port": 8080}});
                 container["readinessProbe"] = json!({"httpGet": {"path": "/ready", "port": 8080}});
             }
@@ -223,6 +223,6 @@ fn synthetic_pod(index: usize) -> serde_json::Value {
             "labels": {"app": format!("app-{}", index % 17), "team": format!("team-{}", index % 5)},
         },
         "spec": {"containers": containers},
-        "status": {"phase": if index % 11 == 0 { "Pending" } else { "Running" }},
+        "status": {"phase": if index.is_multiple_of(11) { "Pending" } else { "Running" }},
     })
 }
