@@ -442,3 +442,120 @@ fn plugin_bench_measures_calls_and_counts_failures() {
         "50 measured and 50 to warm up"
     );
 }
+
+/// The value after `label` on a line of `text`.
+fn field<'a>(text: &'a str, label: &str) -> &'a str {
+    text.lines()
+        .find_map(|line| line.strip_prefix(label))
+        .unwrap_or_else(|| panic!("no `{label}` in:\n{text}"))
+        .trim()
+}
+
+#[test]
+fn plugins_round_trip_through_a_real_oci_registry_pinned_by_digest() {
+    let dir = temp_dir();
+    let storage = dir.path().join("registry");
+    std::fs::create_dir_all(&storage).unwrap();
+    let registry = support::registry::Registry::start(&storage);
+    let cache = dir.path().join("cache");
+    let cache_arg = cache.to_str().unwrap();
+    let wasm = plugin_wasm("no-privileged");
+    let module_sha = support::sha256_hex(&std::fs::read(&wasm).unwrap());
+
+    // Push: the answer is the reference pinned by the manifest's digest, and the module's sha256.
+    let tagged = registry.reference("team/no-privileged:1.0");
+    let pushed = support::run(&["plugin", "push", &wasm, &tagged, "--cache-dir", cache_arg]);
+    assert_eq!(pushed.code, 0, "{pushed:?}");
+    let pinned = field(&pushed.stdout, "pushed ").to_owned();
+    assert!(pinned.starts_with(&format!("{tagged}@sha256:")), "{pinned}");
+    assert_eq!(field(&pushed.stdout, "module sha256 "), module_sha);
+
+    // Pull by tag: the same bytes, and the same pin.
+    let copy = dir.path().join("copy.wasm");
+    let pulled = support::run(&[
+        "plugin",
+        "pull",
+        &tagged,
+        "-o",
+        copy.to_str().unwrap(),
+        "--cache-dir",
+        cache_arg,
+    ]);
+    assert_eq!(pulled.code, 0, "{pulled:?}");
+    assert_eq!(field(&pulled.stdout, "pulled "), pinned);
+    assert_eq!(std::fs::read(&copy).unwrap(), std::fs::read(&wasm).unwrap());
+
+    // `--plugin oci://…` wherever a plugin file is accepted.
+    let pod = write(dir.path(), "pod.yaml", POD);
+    let analyze = |reference: &str| {
+        support::run(&[
+            "analyze",
+            "-f",
+            &pod,
+            "--plugin",
+            reference,
+            "-o",
+            "json",
+            "--cache-dir",
+            cache_arg,
+        ])
+    };
+    let run = analyze(&pinned);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(privileged_findings(&run.json()), 1);
+    let listed = support::run(&[
+        "plugin",
+        "list",
+        "--plugin",
+        &pinned,
+        "-o",
+        "json",
+        "--cache-dir",
+        cache_arg,
+    ]);
+    assert_eq!(listed.code, 0, "{listed:?}");
+    assert_eq!(listed.json()[4]["sha256"], module_sha.as_str());
+
+    // A pin to content the registry does not have: asked by digest, so never another module.
+    let wrong = format!("{tagged}@sha256:{}", "0".repeat(64));
+    let run = analyze(&wrong);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("404") && run.stderr.contains(&"0".repeat(64)),
+        "{run:?}"
+    );
+
+    // A damaged module in the local store is not trusted: it is downloaded again.
+    let stored = cache
+        .join("oci/blobs/sha256")
+        .join(format!("{module_sha}.wasm"));
+    std::fs::write(&stored, b"not the module").unwrap();
+    let run = analyze(&pinned);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        std::fs::read(&stored).unwrap(),
+        std::fs::read(&wasm).unwrap()
+    );
+
+    // A registry serving other bytes for the layer is caught by the layer digest.
+    let blob = support::registry::blobs_dir(&storage)
+        .join(&module_sha[..2])
+        .join(&module_sha)
+        .join("data");
+    std::fs::write(&blob, b"tampered").unwrap();
+    std::fs::remove_dir_all(cache.join("oci")).unwrap();
+    let run = analyze(&pinned);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("the module has digest"), "{run:?}");
+    std::fs::copy(&wasm, &blob).unwrap();
+    assert_eq!(analyze(&pinned).code, 0);
+
+    // Offline: a pinned reference in the store needs no registry; a tag does.
+    drop(registry);
+    let run = analyze(&pinned);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(privileged_findings(&run.json()), 1);
+    let run = analyze(&tagged);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("cannot reach"), "{run:?}");
+}

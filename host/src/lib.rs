@@ -11,6 +11,7 @@ pub mod cli;
 pub mod cluster;
 pub mod contract;
 pub mod manifest;
+pub mod oci;
 pub mod operator;
 pub mod pod;
 pub mod policy;

@@ -5,6 +5,7 @@
 
 pub mod apiserver;
 pub mod daemon;
+pub mod registry;
 pub mod tls;
 
 use std::io::Write;

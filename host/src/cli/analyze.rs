@@ -23,8 +23,15 @@ pub async fn run(args: &AnalyzeArgs) -> Exit {
         },
         None => Config::default(),
     };
+    let mut files = Vec::with_capacity(args.plugins.len());
+    for plugin in &args.plugins {
+        match crate::oci::local_path(plugin, &args.cache.store()).await {
+            Ok(path) => files.push(path),
+            Err(error) => return fail(Exit::Usage, &error),
+        }
+    }
     let paths = PluginPaths {
-        files: args.plugins.clone(),
+        files,
         dirs: args.plugin_dir.clone(),
     };
     let catalog = match Runtime::with_cache(args.cache.dir())

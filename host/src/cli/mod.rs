@@ -91,11 +91,38 @@ pub enum PluginCommand {
     /// Measure a plugin: load time, instantiation and per-call latency (p50, p99) on
     /// synthetic pods or given manifests.
     Bench(PluginBenchArgs),
+    /// Upload a plugin to an OCI registry as a Wasm artifact; prints the reference pinned by
+    /// digest.
+    Push(PluginPushArgs),
+    /// Download a plugin from an OCI registry into the local store (checked against its
+    /// digests); prints its path and digests.
+    Pull(PluginPullArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PluginPushArgs {
+    /// The plugin file (.wasm).
+    pub file: PathBuf,
+    /// Where to: oci://REGISTRY/REPOSITORY:TAG.
+    pub reference: String,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PluginPullArgs {
+    /// oci://REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST].
+    pub reference: String,
+    /// Also copy the module to this file.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct PluginBenchArgs {
-    /// The plugin file (.wasm).
+    /// The plugin file (.wasm), or oci://… to pull it first.
     pub plugin: PathBuf,
     /// Call it on the pods in these manifests instead of synthetic ones. Repeatable.
     #[arg(short, long = "file", value_name = "PATH")]
@@ -114,12 +141,14 @@ pub struct PluginBenchArgs {
     pub settings: Option<String>,
     #[arg(short, long, value_enum, default_value_t = ListFormat::Text)]
     pub output: ListFormat,
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct PluginListArgs {
-    /// Also load this plugin (a WebAssembly component). Repeatable.
-    #[arg(long = "plugin", value_name = "FILE.wasm")]
+    /// Also load this plugin: a file or oci://… (as `analyze --plugin`). Repeatable.
+    #[arg(long = "plugin", value_name = "FILE.wasm|oci://…")]
     pub plugins: Vec<PathBuf>,
     /// Also load every .wasm plugin in this directory. Repeatable.
     #[arg(long, value_name = "DIR")]
@@ -135,7 +164,7 @@ pub struct PluginListArgs {
 
 #[derive(Debug, Args)]
 pub struct PluginInspectArgs {
-    /// The plugin file (.wasm).
+    /// The plugin file (.wasm), or oci://… to pull it first.
     pub file: PathBuf,
     #[arg(short, long, value_enum, default_value_t = ListFormat::Text)]
     pub output: ListFormat,
@@ -145,7 +174,7 @@ pub struct PluginInspectArgs {
 
 #[derive(Debug, Args)]
 pub struct PluginTestArgs {
-    /// The plugin file (.wasm) under test.
+    /// The plugin file (.wasm) under test, or oci://… to pull it first.
     pub plugin: PathBuf,
     /// Directory of cases: one subdirectory per case, with manifest.yaml and expected.yaml.
     #[arg(long, value_name = "DIR")]
@@ -337,6 +366,17 @@ pub struct CacheArgs {
 }
 
 impl CacheArgs {
+    /// Where pulled plugins (`oci://…`) are stored: `--cache-dir`, else the default cache, else
+    /// the temporary directory. `--no-cache` does not apply: a pulled module must live somewhere.
+    pub fn store(&self) -> crate::oci::Store {
+        let root = self
+            .cache_dir
+            .clone()
+            .or_else(crate::oci::Store::default_root)
+            .unwrap_or_else(|| std::env::temp_dir().join("kube-devops"));
+        crate::oci::Store::new(&root)
+    }
+
     /// The cache directory to use, if any.
     pub fn dir(&self) -> Option<PathBuf> {
         if self.no_cache {
@@ -419,8 +459,9 @@ pub struct AnalyzeArgs {
     /// Exit 1 when any finding is at least this severe.
     #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
     pub fail_on: Option<Severity>,
-    /// Load an extra plugin (a WebAssembly component). Repeatable.
-    #[arg(long = "plugin", value_name = "FILE.wasm")]
+    /// Load an extra plugin: a WebAssembly component file, or oci://REGISTRY/REPO:TAG[@sha256:…]
+    /// (pulled into the local store; a pinned one already there needs no network). Repeatable.
+    #[arg(long = "plugin", value_name = "FILE.wasm|oci://…")]
     pub plugins: Vec<PathBuf>,
     /// Load every .wasm plugin in this directory. Repeatable.
     #[arg(long, value_name = "DIR")]

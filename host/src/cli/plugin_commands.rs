@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::output::{self, Exit, fail};
 use super::{
-    ListFormat, PluginCommand, PluginInspectArgs, PluginListArgs, PluginNewArgs, PluginTestArgs,
+    CacheArgs, ListFormat, PluginCommand, PluginInspectArgs, PluginListArgs, PluginNewArgs,
+    PluginPullArgs, PluginPushArgs, PluginTestArgs,
 };
 use crate::analysis::catalog::ActivePlugin;
 use crate::analysis::report::DiagnosticKind;
@@ -17,21 +18,146 @@ use crate::analysis::{
     Aggregator, Catalog, Config, Filter, PluginPaths, SetupError, analyze_sources,
 };
 use crate::contract::{CheckKind, Severity};
-use crate::manifest;
 use crate::wasm::{Access, PluginOrigin, Runtime, Shape};
+use crate::{manifest, oci};
 
 mod bench;
 mod scaffold;
 
-/// Runs one `plugin` subcommand (on a blocking thread: plugins run here).
+/// Runs one `plugin` subcommand (on a blocking thread: plugins run here), after pulling the
+/// `oci://` plugins it names.
 pub fn run(command: PluginCommand) -> Exit {
-    match command {
-        PluginCommand::List(args) => list(&args),
-        PluginCommand::Inspect(args) => inspect(&args),
-        PluginCommand::Test(args) => test(&args),
-        PluginCommand::New(args) => new(&args),
-        PluginCommand::Bench(args) => bench::run(&args),
+    let pull = |path: &mut PathBuf, cache: &CacheArgs| -> Result<(), Exit> {
+        *path = pulled(path, cache)?;
+        Ok(())
+    };
+    let resolved = match command {
+        PluginCommand::List(mut args) => args
+            .plugins
+            .iter_mut()
+            .try_for_each(|path| pull(path, &args.cache))
+            .map(|()| PluginCommand::List(args)),
+        PluginCommand::Inspect(mut args) => {
+            pull(&mut args.file, &args.cache).map(|()| PluginCommand::Inspect(args))
+        }
+        PluginCommand::Test(mut args) => {
+            pull(&mut args.plugin, &args.cache).map(|()| PluginCommand::Test(args))
+        }
+        PluginCommand::Bench(mut args) => {
+            pull(&mut args.plugin, &args.cache).map(|()| PluginCommand::Bench(args))
+        }
+        other => Ok(other),
+    };
+    match resolved {
+        Ok(PluginCommand::List(args)) => list(&args),
+        Ok(PluginCommand::Inspect(args)) => inspect(&args),
+        Ok(PluginCommand::Test(args)) => test(&args),
+        Ok(PluginCommand::New(args)) => new(&args),
+        Ok(PluginCommand::Bench(args)) => bench::run(&args),
+        Ok(PluginCommand::Push(args)) => push(&args),
+        Ok(PluginCommand::Pull(args)) => pull_command(&args),
+        Err(exit) => exit,
     }
+}
+
+/// A plugin argument as a local file: itself, or the module an `oci://` reference names,
+/// pulled into the store.
+fn pulled(path: &Path, cache: &CacheArgs) -> Result<PathBuf, Exit> {
+    tokio::runtime::Handle::current()
+        .block_on(oci::local_path(path, &cache.store()))
+        .map_err(|error| fail(Exit::Usage, &error))
+}
+
+/// `plugin push FILE oci://…`: the module as a Wasm artifact, its metadata in the config.
+fn push(args: &PluginPushArgs) -> Exit {
+    let reference = match oci::Reference::parse(&args.reference) {
+        Ok(reference) if reference.tag.is_some() => reference,
+        Ok(_) => {
+            eprintln!("error: push to a tag: oci://REGISTRY/REPOSITORY:TAG");
+            return Exit::Usage;
+        }
+        Err(error) => return fail(Exit::Usage, &error),
+    };
+    let bytes = match std::fs::read(&args.file) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            eprintln!("error: cannot read {}: {error}", args.file.display());
+            return Exit::Usage;
+        }
+    };
+    // Only a plugin that loads is pushed; its metadata and imports travel in the config.
+    let runtime = match Runtime::with_cache(args.cache.dir()) {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(Exit::Usage, &error),
+    };
+    let origin = PluginOrigin::File(args.file.clone());
+    let paths = PluginPaths {
+        files: vec![args.file.clone()],
+        dirs: Vec::new(),
+    };
+    let catalog = match Catalog::load_in(&runtime, &Config::default(), &paths) {
+        Ok(catalog) => catalog,
+        Err(error) => return fail(Exit::Usage, &error),
+    };
+    let Some(plugin) = catalog.plugins.iter().find(|p| p.plugin.origin == origin) else {
+        return Exit::Usage;
+    };
+    let shape = match runtime.inspect(&origin, &bytes) {
+        Ok(shape) => shape,
+        Err(error) => return fail(Exit::Usage, &error),
+    };
+    let metadata = serde_json::json!({
+        "name": plugin.plugin.metadata.name,
+        "version": plugin.plugin.metadata.version,
+        "target": shape.world,
+        "imports": shape.imports.iter().map(|i| &i.name).collect::<Vec<_>>(),
+        "checks": view(plugin).checks,
+    });
+    match tokio::runtime::Handle::current().block_on(oci::push(&bytes, &reference, metadata)) {
+        Ok(pushed) => output::print(format!(
+            "pushed {}
+module sha256 {}
+",
+            pushed.reference, pushed.module_digest
+        )),
+        Err(error) => fail(Exit::Usage, &error),
+    }
+}
+
+/// `plugin pull oci://…`: into the store, checked; `-o FILE` copies it out.
+fn pull_command(args: &PluginPullArgs) -> Exit {
+    let reference = match oci::Reference::parse(&args.reference) {
+        Ok(reference) => reference,
+        Err(error) => return fail(Exit::Usage, &error),
+    };
+    let fetched = match tokio::runtime::Handle::current()
+        .block_on(oci::fetch(&reference, &args.cache.store()))
+    {
+        Ok(fetched) => fetched,
+        Err(error) => return fail(Exit::Usage, &error),
+    };
+    let mut path = fetched.path.clone();
+    if let Some(output) = &args.output {
+        if let Err(error) = std::fs::copy(&fetched.path, output) {
+            eprintln!("error: cannot write {}: {error}", output.display());
+            return Exit::Usage;
+        }
+        path.clone_from(output);
+    }
+    output::print(format!(
+        "pulled {}{}
+module sha256 {}
+file {}
+",
+        fetched.reference,
+        if fetched.downloaded {
+            ""
+        } else {
+            " (from the local store)"
+        },
+        fetched.module_digest,
+        path.display()
+    ))
 }
 
 /// One plugin as `plugin list` and `plugin inspect` show it.
