@@ -559,3 +559,109 @@ fn plugins_round_trip_through_a_real_oci_registry_pinned_by_digest() {
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("cannot reach"), "{run:?}");
 }
+
+/// Runs `npm run build` in an example plugin written in JavaScript and returns the component.
+fn build_js_example(name: &str) -> PathBuf {
+    let dir = support::workspace().join("examples/plugins").join(name);
+    assert!(
+        dir.join("node_modules").exists(),
+        "run `npm ci` in {} first (scripts/test does)",
+        dir.display()
+    );
+    let status = std::process::Command::new("npm")
+        .args(["run", "--silent", "build"])
+        .current_dir(&dir)
+        .status()
+        .expect("run npm (Node.js and npm are needed for the JavaScript example)");
+    assert!(status.success(), "building {name} failed");
+    dir.join(format!("{name}.wasm"))
+}
+
+/// A cache kept between test runs for the large Python and JavaScript components, whose first
+/// compile takes seconds.
+fn lasting_cache() -> String {
+    support::workspace()
+        .join("target/test-plugin-cache")
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn a_javascript_plugin_passes_its_cases_and_agrees_with_the_rust_check() {
+    let wasm = build_js_example("no-latest-js");
+    let wasm = wasm.to_str().unwrap();
+    let cache = lasting_cache();
+
+    // It asks for nothing but the host interface: componentize-js with every WASI feature off.
+    let inspected = support::run(&[
+        "plugin",
+        "inspect",
+        wasm,
+        "-o",
+        "json",
+        "--cache-dir",
+        &cache,
+    ]);
+    assert_eq!(inspected.code, 0, "{inspected:?}");
+    let inspection = inspected.json();
+    assert_eq!(inspection["world"], "kube-devops:analyzer/analyzer@0.1.0");
+    assert_eq!(inspection["plugin"]["name"], "no-latest-js");
+    let imports: Vec<&str> = inspection["imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        imports
+            .iter()
+            .all(|i| i.starts_with("kube-devops:analyzer/")),
+        "{imports:?}"
+    );
+
+    let cases = support::workspace().join("examples/plugins/no-latest-js/cases");
+    let tested = support::run(&[
+        "plugin",
+        "test",
+        wasm,
+        "--cases",
+        cases.to_str().unwrap(),
+        "--cache-dir",
+        &cache,
+    ]);
+    assert_eq!(tested.code, 0, "{tested:?}");
+    assert!(
+        tested.stdout.contains("3 case(s): 3 passed"),
+        "{}",
+        tested.stdout
+    );
+
+    // On the bundled examples it flags exactly the containers the built-in Rust check does.
+    let examples = support::workspace().join("examples/manifests");
+    let run = support::run(&[
+        "analyze",
+        "-f",
+        examples.to_str().unwrap(),
+        "--plugin",
+        wasm,
+        "-o",
+        "json",
+        "--cache-dir",
+        &cache,
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let report = run.json();
+    let flagged = |check: &str| {
+        let mut containers: Vec<String> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["check"] == check)
+            .map(|f| format!("{}/{}/{}", f["namespace"], f["pod"], f["container"]))
+            .collect();
+        containers.sort();
+        containers
+    };
+    assert!(!flagged("latest-tag").is_empty());
+    assert_eq!(flagged("js-latest-tag"), flagged("latest-tag"));
+}
