@@ -586,13 +586,44 @@ fn lasting_cache() -> String {
         .into_owned()
 }
 
+/// Runs `build.sh` in an example plugin written in Python, with componentize-py from the venv
+/// `scripts/test` makes, and returns the component.
+fn build_python_example(name: &str) -> PathBuf {
+    let dir = support::workspace().join("examples/plugins").join(name);
+    let tool = support::workspace().join("target/componentize-py/bin/componentize-py");
+    assert!(
+        tool.exists(),
+        "no {}: scripts/test installs componentize-py (examples/plugins/{name}/requirements.txt)",
+        tool.display()
+    );
+    let status = std::process::Command::new(dir.join("build.sh"))
+        .env("COMPONENTIZE_PY", &tool)
+        .status()
+        .expect("run build.sh");
+    assert!(status.success(), "building {name} failed");
+    dir.join(format!("{name}.wasm"))
+}
+
+#[test]
+fn a_python_plugin_passes_its_cases_and_agrees_with_the_rust_check() {
+    let wasm = build_python_example("no-latest-py");
+    check_latest_tag_example(&wasm, "no-latest-py", "python-latest-tag", 4);
+}
+
 #[test]
 fn a_javascript_plugin_passes_its_cases_and_agrees_with_the_rust_check() {
     let wasm = build_js_example("no-latest-js");
+    check_latest_tag_example(&wasm, "no-latest-js", "js-latest-tag", 3);
+}
+
+/// The example plugin `name` (another language's version of the built-in `latest-tag` check):
+/// it imports only the host interface, passes its golden cases, and flags exactly the containers
+/// the Rust check flags on the bundled examples.
+fn check_latest_tag_example(wasm: &Path, name: &str, check: &str, cases: usize) {
     let wasm = wasm.to_str().unwrap();
     let cache = lasting_cache();
 
-    // It asks for nothing but the host interface: componentize-js with every WASI feature off.
+    // It asks for nothing but the host interface: its toolchain's WASI is off or stubbed.
     let inspected = support::run(&[
         "plugin",
         "inspect",
@@ -605,7 +636,7 @@ fn a_javascript_plugin_passes_its_cases_and_agrees_with_the_rust_check() {
     assert_eq!(inspected.code, 0, "{inspected:?}");
     let inspection = inspected.json();
     assert_eq!(inspection["world"], "kube-devops:analyzer/analyzer@0.1.0");
-    assert_eq!(inspection["plugin"]["name"], "no-latest-js");
+    assert_eq!(inspection["plugin"]["name"], name);
     let imports: Vec<&str> = inspection["imports"]
         .as_array()
         .unwrap()
@@ -619,22 +650,22 @@ fn a_javascript_plugin_passes_its_cases_and_agrees_with_the_rust_check() {
         "{imports:?}"
     );
 
-    let cases = support::workspace().join("examples/plugins/no-latest-js/cases");
+    let case_dir = support::workspace()
+        .join("examples/plugins")
+        .join(name)
+        .join("cases");
     let tested = support::run(&[
         "plugin",
         "test",
         wasm,
         "--cases",
-        cases.to_str().unwrap(),
+        case_dir.to_str().unwrap(),
         "--cache-dir",
         &cache,
     ]);
     assert_eq!(tested.code, 0, "{tested:?}");
-    assert!(
-        tested.stdout.contains("3 case(s): 3 passed"),
-        "{}",
-        tested.stdout
-    );
+    let summary = format!("{cases} case(s): {cases} passed");
+    assert!(tested.stdout.contains(&summary), "{}", tested.stdout);
 
     // On the bundled examples it flags exactly the containers the built-in Rust check does.
     let examples = support::workspace().join("examples/manifests");
@@ -663,5 +694,5 @@ fn a_javascript_plugin_passes_its_cases_and_agrees_with_the_rust_check() {
         containers
     };
     assert!(!flagged("latest-tag").is_empty());
-    assert_eq!(flagged("js-latest-tag"), flagged("latest-tag"));
+    assert_eq!(flagged(check), flagged("latest-tag"));
 }

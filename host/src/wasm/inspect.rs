@@ -34,7 +34,7 @@ pub enum Access {
 pub struct Shape {
     pub imports: Vec<Import>,
     pub exports: Vec<String>,
-    /// The world it was built for, when its exports are exactly this host's.
+    /// The world it was built for, when it exports this host's three functions.
     pub world: Option<&'static str>,
 }
 
@@ -110,7 +110,12 @@ impl Runtime {
             .map(|(name, _)| name.to_owned())
             .collect();
         exports.sort();
-        let world = (exports == ["analyze", "configure", "metadata"]).then_some(WORLD);
+        // Some toolchains export extra interfaces (componentize-py's `exports`); what matters is
+        // that the world's three functions are there.
+        let world = ["analyze", "configure", "metadata"]
+            .iter()
+            .all(|name| exports.iter().any(|export| export == name))
+            .then_some(WORLD);
         Ok(Shape {
             imports,
             exports,

@@ -51,9 +51,11 @@ impl HostState {
             .build();
         let limits = StoreLimitsBuilder::new()
             .memory_size(memory_bytes)
-            .instances(16)
+            // A Rust plugin has 3 core instances; componentize-py's `--stub-wasi` components
+            // about 40 (one small module per stubbed interface).
+            .instances(64)
             .memories(4)
-            .tables(16)
+            .tables(64)
             .trap_on_grow_failure(true)
             .build();
         HostState {
