@@ -696,3 +696,61 @@ fn check_latest_tag_example(wasm: &Path, name: &str, check: &str, cases: usize) 
     assert!(!flagged("latest-tag").is_empty());
     assert_eq!(flagged(check), flagged("latest-tag"));
 }
+
+#[test]
+fn plugin_new_scaffolds_python_and_javascript_projects_that_pass_their_own_cases() {
+    let dir = temp_dir();
+    let parent = dir.path().to_str().unwrap();
+    let cache = lasting_cache();
+    let test_cases = |project: &Path, wasm: &str| {
+        let tested = support::run(&[
+            "plugin",
+            "test",
+            project.join(wasm).to_str().unwrap(),
+            "--cases",
+            project.join("cases").to_str().unwrap(),
+            "--cache-dir",
+            &cache,
+        ]);
+        assert_eq!(tested.code, 0, "{tested:?}");
+        assert!(
+            tested.stdout.contains("3 case(s): 3 passed, 0 failed"),
+            "{tested:?}"
+        );
+    };
+
+    // Python: build.sh with componentize-py, as the README says.
+    let run = support::run(&[
+        "plugin", "new", "py-label", "--lang", "python", "--dir", parent,
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let project = dir.path().join("py-label");
+    let tool = support::workspace().join("target/componentize-py/bin/componentize-py");
+    assert!(tool.exists(), "scripts/test installs componentize-py");
+    let built = std::process::Command::new(project.join("build.sh"))
+        .env("COMPONENTIZE_PY", &tool)
+        .status()
+        .expect("run build.sh");
+    assert!(built.success(), "the Python scaffold does not build");
+    test_cases(&project, "py-label.wasm");
+
+    // JavaScript: npm install, npm run build.
+    let run = support::run(&["plugin", "new", "js-label", "--lang", "js", "--dir", parent]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let project = dir.path().join("js-label");
+    for args in [
+        &["install", "--no-audit", "--no-fund", "--loglevel=error"][..],
+        &["run", "--silent", "build"][..],
+    ] {
+        let status = std::process::Command::new("npm")
+            .args(args)
+            .current_dir(&project)
+            .status()
+            .expect("run npm");
+        assert!(
+            status.success(),
+            "npm {args:?} failed in the JavaScript scaffold"
+        );
+    }
+    test_cases(&project, "js-label.wasm");
+}

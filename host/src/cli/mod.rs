@@ -186,6 +186,8 @@ pub struct PluginTestArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PluginLanguage {
     Rust,
+    Python,
+    Js,
 }
 
 #[derive(Debug, Args)]

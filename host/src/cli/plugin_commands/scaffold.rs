@@ -3,7 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::PluginNewArgs;
+use crate::cli::{PluginLanguage, PluginNewArgs};
+
+/// The contract, copied into Python and JavaScript projects (their tools read it at build time).
+const WIT: &str = include_str!("../../../../wit/analyzer.wit");
 
 /// Writes the project and returns its directory. Refuses to overwrite anything.
 pub fn create(args: &PluginNewArgs) -> Result<PathBuf, String> {
@@ -22,12 +25,31 @@ pub fn create(args: &PluginNewArgs) -> Result<PathBuf, String> {
     if dir.exists() {
         return Err(format!("{} already exists", dir.display()));
     }
-    let sdk = sdk_dependency(args.sdk.as_deref())?;
-    let files = [
-        ("Cargo.toml", cargo_toml(name, &sdk)),
-        ("src/lib.rs", LIB_RS.replace("{name}", name)),
-        (".gitignore", "/target\n".to_owned()),
-        ("README.md", readme(name)),
+    let mut files: Vec<(&str, String)> = match args.lang {
+        PluginLanguage::Rust => {
+            let sdk = sdk_dependency(args.sdk.as_deref())?;
+            vec![
+                ("Cargo.toml", cargo_toml(name, &sdk)),
+                ("src/lib.rs", LIB_RS.replace("{name}", name)),
+                (".gitignore", "/target\n".to_owned()),
+            ]
+        }
+        PluginLanguage::Python => vec![
+            ("app.py", APP_PY.replace("{name}", name)),
+            ("requirements.txt", "componentize-py==0.25.1\n".to_owned()),
+            ("build.sh", BUILD_SH.replace("{name}", name)),
+            ("wit/analyzer.wit", WIT.to_owned()),
+            (".gitignore", "*.wasm\n__pycache__/\n".to_owned()),
+        ],
+        PluginLanguage::Js => vec![
+            ("plugin.js", PLUGIN_JS.replace("{name}", name)),
+            ("package.json", PACKAGE_JSON.replace("{name}", name)),
+            ("wit/analyzer.wit", WIT.to_owned()),
+            (".gitignore", "node_modules/\n*.wasm\n".to_owned()),
+        ],
+    };
+    files.extend([
+        ("README.md", readme(name, args.lang)),
         ("cases/unlabelled/manifest.yaml", CASE_UNLABELLED.to_owned()),
         (
             "cases/unlabelled/expected.yaml",
@@ -40,33 +62,57 @@ pub fn create(args: &PluginNewArgs) -> Result<PathBuf, String> {
             "cases/other-label/expected.yaml",
             EXPECTED_OTHER_LABEL.replace("{name}", name),
         ),
-    ];
+    ]);
     for (path, text) in files {
         let path = dir.join(path);
+        let executable = path.extension().is_some_and(|e| e == "sh");
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
                 .map_err(|error| format!("cannot create {}: {error}", parent.display()))?;
         }
         std::fs::write(&path, text)
             .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+        #[cfg(unix)]
+        if executable {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+                .map_err(|error| format!("cannot make {} executable: {error}", path.display()))?;
+        }
     }
     Ok(dir)
 }
 
 /// What to run next, printed after the files are written.
 pub fn next_steps(args: &PluginNewArgs, dir: &Path) -> String {
-    let wasm = wasm_file(&args.name);
+    let wasm = wasm_file(&args.name, args.lang);
     format!(
-        "created {dir}\n\nnext:\n  cd {dir}\n  cargo build --release --target wasm32-wasip2\n  kube-devops plugin test {wasm} --cases cases\n  kube-devops analyze -f YOUR-MANIFESTS --plugin {wasm}\n",
-        dir = dir.display()
+        "created {dir}\n\nnext:\n  cd {dir}\n{build}  kube-devops plugin test {wasm} --cases cases\n  kube-devops analyze -f YOUR-MANIFESTS --plugin {wasm}\n",
+        dir = dir.display(),
+        build = build_commands(args.lang)
     )
 }
 
-fn wasm_file(name: &str) -> String {
-    format!(
-        "target/wasm32-wasip2/release/{}.wasm",
-        name.replace('-', "_")
-    )
+/// The commands that build a project of `lang`, indented, one per line.
+fn build_commands(lang: PluginLanguage) -> &'static str {
+    match lang {
+        PluginLanguage::Rust => "  cargo build --release --target wasm32-wasip2\n",
+        PluginLanguage::Python => {
+            "  pip install -r requirements.txt    # componentize-py\n  ./build.sh\n"
+        }
+        PluginLanguage::Js => {
+            "  npm install                        # componentize-js\n  npm run build\n"
+        }
+    }
+}
+
+fn wasm_file(name: &str, lang: PluginLanguage) -> String {
+    match lang {
+        PluginLanguage::Rust => format!(
+            "target/wasm32-wasip2/release/{}.wasm",
+            name.replace('-', "_")
+        ),
+        PluginLanguage::Python | PluginLanguage::Js => format!("{name}.wasm"),
+    }
 }
 
 /// The SDK as a Cargo dependency: `--sdk PATH`, else this checkout's `sdk/` when kube-devops
@@ -117,8 +163,16 @@ strip = true
     )
 }
 
-fn readme(name: &str) -> String {
-    let wasm = wasm_file(name);
+fn readme(name: &str, lang: PluginLanguage) -> String {
+    let wasm = wasm_file(name, lang);
+    let setup = match lang {
+        PluginLanguage::Rust => "rustup target add wasm32-wasip2                       # once\n",
+        _ => "",
+    };
+    let build: String = build_commands(lang)
+        .lines()
+        .map(|line| format!("{}\n", line.trim_start()))
+        .collect();
     format!(
         r#"# {name}
 
@@ -126,9 +180,7 @@ A kube-devops analyzer plugin: a WebAssembly component that kube-devops runs san
 per pod, in `analyze`, the operator and the admission webhook.
 
 ```sh
-rustup target add wasm32-wasip2                       # once
-cargo build --release --target wasm32-wasip2
-kube-devops plugin test {wasm} --cases cases          # the golden cases
+{setup}{build}kube-devops plugin test {wasm} --cases cases          # the golden cases
 kube-devops plugin inspect {wasm}                     # checks, imports, digest
 kube-devops analyze -f YOUR-MANIFESTS --plugin {wasm}
 ```
@@ -237,4 +289,145 @@ const EXPECTED_OTHER_LABEL: &str = r#"# Settings for this case: the plugin's `co
 settings: {label: cost-center}
 findings:
   - {check: {name}, severity: medium, pod: api}
+"#;
+
+const APP_PY: &str = r#""""{name}: flags pods that lack a label (`team` unless the `label` setting says otherwise).
+
+build.sh makes this module a WebAssembly component of the `analyzer` world (wit/analyzer.wit):
+`metadata`, `configure` and `analyze` are its exports. WIT records are dataclasses of
+`wit_world.imports.types`, enums are Python enums, an absent `option` is None, and
+`result<_, string>` is a normal return for ok and `raise Err(...)` for err. Import every module
+at the top: the component has no filesystem to import from later.
+"""
+import json
+from typing import List
+
+import wit_world
+from wit_world.imports import types
+from componentize_py_types import Err
+
+CHECK = "{name}"
+
+# The settings of this instance; `configure` runs once per instance, before any `analyze`.
+_label = "team"
+
+
+class WitWorld(wit_world.WitWorld):
+    def metadata(self) -> types.PluginMetadata:
+        return types.PluginMetadata(
+            name="{name}",
+            version="0.1.0",
+            description="Flags pods without a required label",
+            checks=[
+                types.CheckInfo(
+                    id=CHECK,
+                    description="Pod has no owner label",
+                    default_severity=types.Severity.MEDIUM,
+                    default_weight=3,
+                    kind=types.CheckKind.SPEC,
+                )
+            ],
+        )
+
+    def configure(self, settings: str) -> None:
+        global _label
+        try:
+            parsed = json.loads(settings or "{}")
+        except ValueError as error:
+            raise Err(f"settings: not JSON: {error}")
+        if not isinstance(parsed, dict):
+            raise Err("settings: expected an object")
+        unknown = [key for key in parsed if key != "label"]
+        if unknown:
+            raise Err(f"settings.{unknown[0]}: unknown setting (known: label)")
+        label = parsed.get("label", "team")
+        if not isinstance(label, str) or not label:
+            raise Err("label: must be a non-empty string")
+        _label = label
+
+    def analyze(self, pod: types.Pod) -> List[types.Finding]:
+        if any(kv.key == _label and kv.value for kv in pod.metadata.labels):
+            return []
+        return [
+            types.Finding(
+                check=CHECK,
+                container=None,
+                message=f"no `{_label}` label: add one naming the owner",
+                magnitude=1,
+                severity=None,
+            )
+        ]
+"#;
+
+const BUILD_SH: &str = r#"#!/usr/bin/env bash
+# Builds {name}.wasm from app.py. `--stub-wasi` stubs every WASI import inside the component:
+# kube-devops refuses plugins that import files, sockets or the wall clock.
+set -euo pipefail
+cd "$(dirname "$0")"
+"${COMPONENTIZE_PY:-componentize-py}" -d wit -w analyzer componentize --stub-wasi app -o {name}.wasm
+"#;
+
+const PLUGIN_JS: &str = r#"// {name}: flags pods that lack a label (`team` unless the `label` setting says otherwise).
+//
+// `npm run build` makes this module a WebAssembly component of the `analyzer` world
+// (wit/analyzer.wit). WIT names are camelCase here, enums are strings, an absent `option` is
+// `undefined`, and `result<_, string>` is a normal return for ok and a thrown string for err.
+
+const CHECK = '{name}';
+
+// The settings of this instance; `configure` runs once per instance, before any `analyze`.
+let label = 'team';
+
+export function metadata() {
+  return {
+    name: '{name}',
+    version: '0.1.0',
+    description: 'Flags pods without a required label',
+    checks: [
+      { id: CHECK, description: 'Pod has no owner label', defaultSeverity: 'medium', defaultWeight: 3, kind: 'spec' },
+    ],
+  };
+}
+
+export function configure(settings) {
+  let parsed;
+  try {
+    parsed = JSON.parse(settings || '{}');
+  } catch (error) {
+    throw `settings: not JSON: ${error.message}`;
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw 'settings: expected an object';
+  }
+  const unknown = Object.keys(parsed).filter((key) => key !== 'label');
+  if (unknown.length > 0) {
+    throw `settings.${unknown[0]}: unknown setting (known: label)`;
+  }
+  const value = parsed.label ?? 'team';
+  if (typeof value !== 'string' || value === '') {
+    throw 'label: must be a non-empty string';
+  }
+  label = value;
+}
+
+export function analyze(pod) {
+  if (pod.metadata.labels.some((kv) => kv.key === label && kv.value !== '')) {
+    return [];
+  }
+  return [{ check: CHECK, container: undefined, message: `no \`${label}\` label: add one naming the owner`, magnitude: 1, severity: undefined }];
+}
+"#;
+
+const PACKAGE_JSON: &str = r#"{
+  "name": "{name}",
+  "version": "0.1.0",
+  "private": true,
+  "type": "module",
+  "scripts": {
+    "build": "componentize-js plugin.js --wit wit/analyzer.wit --world-name analyzer --disable stdio random clocks http fetch-event -o {name}.wasm"
+  },
+  "devDependencies": {
+    "@bytecodealliance/componentize-js": "0.23.0"
+  }
+}
 "#;
