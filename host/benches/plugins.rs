@@ -6,10 +6,10 @@
 //!   its own digest), end to end as a user runs it. *Cold*: an empty cache directory each run,
 //!   so every plugin is compiled by Cranelift. *Warm*: the same directory, so every plugin is
 //!   loaded from the cache.
-//! - **Per call**: `kube-devops plugin bench` on the Rust example plugin: instantiation and
-//!   per-call latency on synthetic pods. The Python and JavaScript versions of a check are
-//!   measured the same way when their components are given (`KUBE_DEVOPS_BENCH_EXTRA_PLUGINS`,
-//!   comma-separated paths).
+//! - **Per call**: `kube-devops plugin bench` (instantiation and per-call latency on synthetic
+//!   pods) on one check in three languages: the built-in `latest-tag` (Rust) and the Python and
+//!   JavaScript examples (`examples/plugins/no-latest-{py,js}`, measured when built: the tests
+//!   build them), and on the Rust example `no-privileged`.
 //!
 //! Run it with
 //!
@@ -113,14 +113,25 @@ fn main() {
 
     println!();
     println!("Per call: `kube-devops plugin bench` (10 000 calls on 100 synthetic pods)");
-    let mut measured = vec![PathBuf::from(support::plugin_wasm("no-privileged"))];
-    if let Ok(extra) = std::env::var("KUBE_DEVOPS_BENCH_EXTRA_PLUGINS") {
-        measured.extend(
-            extra
-                .split(',')
-                .filter(|p| !p.is_empty())
-                .map(PathBuf::from),
-        );
+    // The same check in three languages: the built-in `latest-tag` (Rust), and the Python and
+    // JavaScript examples when they have been built (the tests build them).
+    let builtin = kube_devops::wasm::BUILTINS
+        .iter()
+        .find(|builtin| builtin.name == "latest-tag")
+        .expect("the built-in latest-tag plugin");
+    let rust = dir.path().join("latest-tag.wasm");
+    std::fs::write(&rust, builtin.wasm).expect("write the built-in plugin");
+    let mut measured = vec![rust, PathBuf::from(support::plugin_wasm("no-privileged"))];
+    for example in ["no-latest-py", "no-latest-js"] {
+        let path = support::workspace()
+            .join("examples/plugins")
+            .join(example)
+            .join(format!("{example}.wasm"));
+        if path.exists() {
+            measured.push(path);
+        } else {
+            println!("({example} is not built: see examples/plugins/{example}/README.md)");
+        }
     }
     for plugin in measured {
         let output = Command::new(binary)
