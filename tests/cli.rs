@@ -42,8 +42,8 @@ fn help_explains_each_command_without_a_cluster() {
 
 #[test]
 fn examples_are_analysed_with_the_summary_block() {
-    // What `scripts/demo` runs: the whole examples/ folder, config file and plugin sources included.
-    let result = run(&["analyze", "-f", "examples"]);
+    // What `scripts/demo` runs.
+    let result = run(&["analyze", "-f", "examples/manifests"]);
     assert_eq!(result.code, 0, "{result:?}");
     let block: Vec<&str> = result.stdout.lines().take(11).collect();
     // The examples: web (clean), queue-worker (no readiness), nightly-report (two :latest,
@@ -72,6 +72,33 @@ fn examples_are_analysed_with_the_summary_block() {
         result.stdout.contains("skipped 1 Service object(s)"),
         "{result:?}"
     );
+}
+
+#[test]
+fn a_source_tree_reads_without_errors_skipping_node_modules_and_hidden_directories() {
+    // The whole examples/ folder: a config file, AdmissionReviews, plugin sources and golden
+    // cases, and the JavaScript example's node_modules (thousands of package.json files) once
+    // `npm ci` has run. Manifests in hidden directories are skipped too.
+    let dir = temp_dir();
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop}\nspec:\n  containers: [{name: c, image: nginx:1.27}]\n";
+    write(dir.path(), "app/pod.yaml", pod);
+    write(dir.path(), "app/node_modules/dep/pod.yaml", pod);
+    write(dir.path(), "app/.git/pod.yaml", pod);
+    write(
+        dir.path(),
+        "app/node_modules/dep/package.json",
+        "{\"name\": ",
+    );
+    let result = run(&["analyze", "-f", dir.path().to_str().unwrap(), "-o", "json"]);
+    assert_eq!(result.code, 0, "{result:?}");
+    assert_eq!(result.json()["summary"]["podsAnalyzed"], 1);
+    // Named directly, a file inside one is read.
+    let hidden = dir.path().join("app/.git/pod.yaml");
+    let result = run(&["analyze", "-f", hidden.to_str().unwrap(), "-o", "json"]);
+    assert_eq!(result.json()["summary"]["podsAnalyzed"], 1);
+
+    let result = run(&["analyze", "-f", "examples"]);
+    assert_eq!(result.code, 0, "{result:?}");
 }
 
 #[test]

@@ -32,7 +32,7 @@ pub struct Manifests {
 }
 
 /// Reads every path: a file, a directory (recursively, `.yaml`, `.yml` and `.json` files in name
-/// order) or `-` for standard input.
+/// order, skipping `node_modules` and hidden directories) or `-` for standard input.
 pub fn read_paths(paths: &[PathBuf]) -> Manifests {
     let mut manifests = Manifests::default();
     for path in paths {
@@ -84,7 +84,9 @@ fn collect_files(dir: &Path, depth: usize, files: &mut Vec<PathBuf>) -> Result<(
     paths.sort();
     for path in paths {
         if path.is_dir() {
-            collect_files(&path, depth + 1, files)?;
+            if !is_source_tree_noise(&path) {
+                collect_files(&path, depth + 1, files)?;
+            }
         } else if path
             .extension()
             .and_then(|ext| ext.to_str())
@@ -94,6 +96,15 @@ fn collect_files(dir: &Path, depth: usize, files: &mut Vec<PathBuf>) -> Result<(
         }
     }
     Ok(())
+}
+
+/// Directories a manifest folder in a source tree holds but never means: installed JavaScript
+/// packages (thousands of JSON files) and hidden ones (`.git`, `.github`, editors' state).
+/// A path given by name is always read.
+fn is_source_tree_noise(dir: &Path) -> bool {
+    dir.file_name()
+        .and_then(|name| name.to_str())
+        .is_some_and(|name| name == "node_modules" || name.starts_with('.'))
 }
 
 fn read_file(path: &Path, manifests: &mut Manifests) {

@@ -442,7 +442,8 @@ pub struct AnalyzeArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
     /// Analyse manifests instead of the cluster: a file, a directory (read recursively for
-    /// .yaml, .yml and .json files) or `-` for stdin. Repeatable.
+    /// .yaml, .yml and .json files, skipping node_modules and hidden directories) or `-` for
+    /// stdin. Repeatable.
     #[arg(short, long = "file", value_name = "PATH")]
     pub files: Vec<PathBuf>,
     /// Only pods in this namespace.
