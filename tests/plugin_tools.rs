@@ -569,7 +569,7 @@ fn build_js_example(name: &str) -> PathBuf {
         dir.display()
     );
     let status = std::process::Command::new("npm")
-        .args(["run", "--silent", "build"])
+        .args(["run", "build"])
         .current_dir(&dir)
         .status()
         .expect("run npm (Node.js and npm are needed for the JavaScript example)");

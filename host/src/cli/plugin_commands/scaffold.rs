@@ -427,7 +427,8 @@ const PACKAGE_JSON: &str = r#"{
     "build": "componentize-js plugin.js --wit wit/analyzer.wit --world-name analyzer --disable stdio random clocks http fetch-event -o {name}.wasm"
   },
   "devDependencies": {
-    "@bytecodealliance/componentize-js": "0.23.0"
+    "@bytecodealliance/componentize-js": "0.23.0",
+    "@bytecodealliance/preview2-shim": "0.25.0"
   }
 }
 "#;
