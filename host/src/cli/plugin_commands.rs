@@ -78,40 +78,24 @@ fn push(args: &PluginPushArgs) -> Exit {
         }
         Err(error) => return fail(Exit::Usage, &error),
     };
-    let bytes = match std::fs::read(&args.file) {
+    let bytes = match read_plugin(&args.file) {
         Ok(bytes) => bytes,
-        Err(error) => {
-            eprintln!("error: cannot read {}: {error}", args.file.display());
-            return Exit::Usage;
-        }
+        Err(exit) => return exit,
     };
     // Only a plugin that loads is pushed; its metadata and imports travel in the config.
-    let runtime = match Runtime::with_cache(args.cache.dir()) {
-        Ok(runtime) => runtime,
-        Err(error) => return fail(Exit::Usage, &error),
-    };
-    let origin = PluginOrigin::File(args.file.clone());
-    let paths = PluginPaths {
-        files: vec![args.file.clone()],
-        dirs: Vec::new(),
-    };
-    let catalog = match Catalog::load_in(&runtime, &Config::default(), &paths) {
-        Ok(catalog) => catalog,
-        Err(error) => return fail(Exit::Usage, &error),
-    };
-    let Some(plugin) = catalog.plugins.iter().find(|p| p.plugin.origin == origin) else {
-        return Exit::Usage;
-    };
-    let shape = match runtime.inspect(&origin, &bytes) {
-        Ok(shape) => shape,
-        Err(error) => return fail(Exit::Usage, &error),
+    let loaded = runtime(&args.cache).and_then(|runtime| {
+        load_one(&runtime, &args.file).map_err(|error| fail(Exit::Usage, &error))
+    });
+    let (plugin, shape) = match loaded {
+        Ok(loaded) => loaded,
+        Err(exit) => return exit,
     };
     let metadata = serde_json::json!({
-        "name": plugin.plugin.metadata.name,
-        "version": plugin.plugin.metadata.version,
+        "name": plugin.name,
+        "version": plugin.version,
         "target": shape.world,
         "imports": shape.imports.iter().map(|i| &i.name).collect::<Vec<_>>(),
-        "checks": view(plugin).checks,
+        "checks": plugin.checks,
     });
     match tokio::runtime::Handle::current().block_on(oci::push(&bytes, &reference, metadata)) {
         Ok(pushed) => output::print(format!(
@@ -221,15 +205,33 @@ fn load_config(path: Option<&Path>) -> Result<Config, Exit> {
     }
 }
 
-fn load_catalog(
-    cache_dir: Option<PathBuf>,
-    config: &Config,
-    paths: &PluginPaths,
-) -> Result<Catalog, Exit> {
-    Runtime::with_cache(cache_dir)
-        .map_err(SetupError::from)
-        .and_then(|runtime| Catalog::load_in(&runtime, config, paths))
-        .map_err(|error| fail(Exit::Usage, &error))
+/// The runtime of a `plugin` command, with the compiled-plugin cache `cache` says.
+fn runtime(cache: &CacheArgs) -> Result<Arc<Runtime>, Exit> {
+    Runtime::with_cache(cache.dir()).map_err(|error| fail(Exit::Usage, &error))
+}
+
+fn read_plugin(path: &Path) -> Result<Vec<u8>, Exit> {
+    std::fs::read(path).map_err(|error| {
+        eprintln!("error: cannot read {}: {error}", path.display());
+        Exit::Usage
+    })
+}
+
+/// Loads the plugin in `file` (with the built-ins, as an analysis would) with default settings:
+/// its view and its component's shape, from one compile.
+fn load_one(runtime: &Arc<Runtime>, file: &Path) -> Result<(PluginView, Shape), SetupError> {
+    let paths = PluginPaths {
+        files: vec![file.to_owned()],
+        dirs: Vec::new(),
+    };
+    let catalog = Catalog::load_in(runtime, &Config::default(), &paths)?;
+    let origin = PluginOrigin::File(file.to_owned());
+    let active = catalog
+        .plugins
+        .iter()
+        .find(|active| active.plugin.origin == origin)
+        .expect("a file given is loaded, or the catalog fails");
+    Ok((view(active), active.plugin.shape()))
 }
 
 /// `plugin list`: the built-in plugins and those given, as the analysis would load them.
@@ -242,7 +244,9 @@ pub fn list(args: &PluginListArgs) -> Exit {
         files: args.plugins.clone(),
         dirs: args.plugin_dir.clone(),
     };
-    let catalog = match load_catalog(args.cache.dir(), &config, &paths) {
+    let catalog = match runtime(&args.cache).and_then(|runtime| {
+        Catalog::load_in(&runtime, &config, &paths).map_err(|error| fail(Exit::Usage, &error))
+    }) {
         Ok(catalog) => catalog,
         Err(exit) => return exit,
     };
@@ -305,36 +309,21 @@ struct Inspection {
 /// `plugin inspect FILE`: metadata, checks, the world, every import with what the sandbox
 /// grants it, size and sha256. Exit 2 when the plugin would not load.
 pub fn inspect(args: &PluginInspectArgs) -> Exit {
-    let bytes = match std::fs::read(&args.file) {
+    let bytes = match read_plugin(&args.file) {
         Ok(bytes) => bytes,
-        Err(error) => {
-            eprintln!("error: cannot read {}: {error}", args.file.display());
-            return Exit::Usage;
-        }
+        Err(exit) => return exit,
     };
-    let runtime = match Runtime::with_cache(args.cache.dir()) {
+    let runtime = match runtime(&args.cache) {
         Ok(runtime) => runtime,
-        Err(error) => return fail(Exit::Usage, &error),
+        Err(exit) => return exit,
     };
-    let origin = PluginOrigin::File(args.file.clone());
-    let shape = match runtime.inspect(&origin, &bytes) {
-        Ok(shape) => shape,
-        Err(error) => return fail(Exit::Usage, &error),
-    };
-    let paths = PluginPaths {
-        files: vec![args.file.clone()],
-        dirs: Vec::new(),
-    };
-    let (plugin, error) = match Catalog::load_in(&runtime, &Config::default(), &paths) {
-        Ok(catalog) => (
-            catalog
-                .plugins
-                .iter()
-                .find(|active| active.plugin.origin == origin)
-                .map(view),
-            None,
-        ),
-        Err(error) => (None, Some(error.to_string())),
+    let (shape, plugin, error) = match load_one(&runtime, &args.file) {
+        Ok((plugin, shape)) => (shape, Some(plugin), None),
+        // It does not load: its shape still says why (a refused import, say).
+        Err(error) => match runtime.inspect(&PluginOrigin::File(args.file.clone()), &bytes) {
+            Ok(shape) => (shape, None, Some(error.to_string())),
+            Err(error) => return fail(Exit::Usage, &error),
+        },
     };
     let inspection = Inspection {
         file: args.file.display().to_string(),
@@ -454,10 +443,12 @@ pub fn test(args: &PluginTestArgs) -> Exit {
             return Exit::Usage;
         }
     };
-    let runtime = match Runtime::with_cache(args.cache.dir()) {
+    let runtime = match runtime(&args.cache) {
         Ok(runtime) => runtime,
-        Err(error) => return fail(Exit::Usage, &error),
+        Err(exit) => return exit,
     };
+    // Read once for all cases; a plugin that does not load fails each case with the reason.
+    let plugin = plugin_name(&runtime, &args.plugin);
     let mut report = String::new();
     let mut failed = 0;
     for case in &cases {
@@ -465,7 +456,7 @@ pub fn test(args: &PluginTestArgs) -> Exit {
             || case.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
-        match run_case(&runtime, &args.plugin, case) {
+        match run_case(&runtime, &args.plugin, &plugin, case) {
             Ok(diff) if diff.is_empty() => {
                 let _ = writeln!(report, "ok    {name}");
             }
@@ -506,14 +497,19 @@ fn case_dirs(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 
 /// Runs one case: the differences between expected and actual findings, `-` for an expected
 /// finding missing and `+` for one not expected; empty when they agree.
-fn run_case(runtime: &Arc<Runtime>, plugin: &Path, case: &Path) -> Result<Vec<String>, String> {
+fn run_case(
+    runtime: &Arc<Runtime>,
+    plugin: &Path,
+    name: &Result<String, String>,
+    case: &Path,
+) -> Result<Vec<String>, String> {
     let expected_path = case.join("expected.yaml");
     let expected_text = std::fs::read_to_string(&expected_path)
         .map_err(|error| format!("cannot read {}: {error}", expected_path.display()))?;
     let expected: Expected = serde_saphyr::from_str(&expected_text)
         .map_err(|error| format!("{}: {error}", expected_path.display()))?;
 
-    let name = plugin_name(runtime, plugin)?;
+    let name = name.clone()?;
     let mut config = Config::default();
     if let Some(settings) = expected.settings {
         config.plugins.entry(name.clone()).or_default().settings = Some(settings);

@@ -94,32 +94,44 @@ pub(super) fn refused_imports(
 }
 
 impl Runtime {
-    /// The shape of the component in `bytes` (compiled, through the cache when there is one).
+    /// The shape of the component in `bytes` (compiled, through the cache when there is one),
+    /// for a plugin that may not load.
     pub fn inspect(&self, origin: &PluginOrigin, bytes: &[u8]) -> Result<Shape, LoadError> {
         let (component, _) = self.compile(origin, bytes, &super::plugin::sha256_hex(bytes))?;
-        let ty = component.component_type();
-        let imports = ty
-            .imports(&self.engine)
-            .map(|(name, _)| Import {
-                name: name.to_owned(),
-                access: access_of(name),
-            })
-            .collect();
-        let mut exports: Vec<String> = ty
-            .exports(&self.engine)
-            .map(|(name, _)| name.to_owned())
-            .collect();
-        exports.sort();
-        // Some toolchains export extra interfaces (componentize-py's `exports`); what matters is
-        // that the world's three functions are there.
-        let world = ["analyze", "configure", "metadata"]
-            .iter()
-            .all(|name| exports.iter().any(|export| export == name))
-            .then_some(WORLD);
-        Ok(Shape {
-            imports,
-            exports,
-            world,
+        Ok(shape_of(&self.engine, &component))
+    }
+}
+
+impl super::LoadedPlugin {
+    /// The shape of this plugin's component, from the code already compiled.
+    pub fn shape(&self) -> Shape {
+        shape_of(&self.runtime.engine, self.pre.instance_pre().component())
+    }
+}
+
+fn shape_of(engine: &wasmtime::Engine, component: &wasmtime::component::Component) -> Shape {
+    let ty = component.component_type();
+    let imports = ty
+        .imports(engine)
+        .map(|(name, _)| Import {
+            name: name.to_owned(),
+            access: access_of(name),
         })
+        .collect();
+    let mut exports: Vec<String> = ty
+        .exports(engine)
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    exports.sort();
+    // Some toolchains export extra interfaces (componentize-py's `exports`); what matters is
+    // that the world's three functions are there.
+    let world = ["analyze", "configure", "metadata"]
+        .iter()
+        .all(|name| exports.iter().any(|export| export == name))
+        .then_some(WORLD);
+    Shape {
+        imports,
+        exports,
+        world,
     }
 }
