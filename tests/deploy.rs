@@ -20,6 +20,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use support::apiserver::ApiServer;
 use support::daemon::Daemon;
+use support::toolchain::Toolchain;
 
 const RELEASE: &str = "kube-devops";
 const NAMESPACE: &str = "kube-devops";
@@ -332,6 +333,9 @@ fn matches(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String
 
 #[test]
 fn chart_lints_strictly_with_every_toggle() {
+    if !support::toolchain::require(Toolchain::Python) {
+        return;
+    }
     for sets in TOGGLES {
         let mut args = vec!["--lint"];
         for set in *sets {
@@ -346,6 +350,9 @@ fn chart_lints_strictly_with_every_toggle() {
 
 #[test]
 fn every_rendered_object_is_a_strictly_valid_kubernetes_object() {
+    if !support::toolchain::require(Toolchain::Python) {
+        return;
+    }
     for sets in TOGGLES {
         let objects = render(sets);
         assert!(
@@ -367,6 +374,9 @@ fn every_rendered_object_is_a_strictly_valid_kubernetes_object() {
 
 #[test]
 fn a_misspelt_field_is_caught_by_the_strict_check() {
+    if !support::toolchain::require(Toolchain::Python) {
+        return;
+    }
     // The strict check itself must fail on what it exists to catch.
     let objects = render(&[]);
     let deployment = objects.iter().find(|o| o.kind() == "Deployment").unwrap();
@@ -381,6 +391,9 @@ fn a_misspelt_field_is_caught_by_the_strict_check() {
 
 #[test]
 fn names_labels_and_references_are_consistent() {
+    if !support::toolchain::require(Toolchain::Python) {
+        return;
+    }
     for sets in TOGGLES {
         let objects = render(sets);
         let cluster_scoped = [
@@ -623,6 +636,9 @@ fn expected(rules: &[(&str, &str, &str, &[&str], &str)]) -> BTreeSet<Permission>
 
 #[test]
 fn rbac_is_exactly_the_least_privilege_set() {
+    if !support::toolchain::require(Toolchain::Python) {
+        return;
+    }
     let objects = render(&[]);
     let granted = granted(&objects);
     let operator = expected(&[
@@ -733,6 +749,9 @@ fn check_container(what: &str, container: &Container) {
 
 #[test]
 fn every_container_is_locked_down_and_highly_available() {
+    if !support::toolchain::require(Toolchain::Python) {
+        return;
+    }
     for sets in TOGGLES {
         let objects = render(sets);
         for (name, spec) in pod_specs(&objects) {
@@ -788,6 +807,9 @@ fn every_container_is_locked_down_and_highly_available() {
 
 #[test]
 fn kube_devops_scores_its_own_chart_100_with_no_findings() {
+    if !support::toolchain::require(Toolchain::Python) {
+        return;
+    }
     let dir = support::temp_dir();
     let chart = support::write(dir.path(), "chart.yaml", &render_chart(&[]).unwrap());
     let no_privileged = support::plugin_wasm("no-privileged");
@@ -814,6 +836,9 @@ fn kube_devops_scores_its_own_chart_100_with_no_findings() {
 
 #[test]
 fn bad_values_are_refused_at_render_time_naming_the_value() {
+    if !support::toolchain::require(Toolchain::Python) {
+        return;
+    }
     let error = render_chart(&["--set", "image.tag=latest"]).expect_err("must not render");
     assert!(
         error.contains("image.tag: `latest` is not allowed"),
@@ -858,6 +883,9 @@ fn without_generated_tls(objects: Vec<Object>) -> Vec<Value> {
 
 #[test]
 fn plain_manifests_are_the_default_chart() {
+    if !support::toolchain::require(Toolchain::Python) {
+        return;
+    }
     let path = support::workspace().join("deploy/manifests/kube-devops.yaml");
     let committed = std::fs::read_to_string(&path).expect("deploy/manifests/kube-devops.yaml");
     let committed: Vec<Value> = parse_stream(&committed)
@@ -883,6 +911,9 @@ fn plain_manifests_are_the_default_chart() {
 
 #[test]
 fn the_charts_webhook_configuration_is_the_one_install_config_prints() {
+    if !support::toolchain::require(Toolchain::Python) {
+        return;
+    }
     let objects = render(&[]);
     let chart = objects
         .iter()
@@ -916,6 +947,9 @@ fn the_charts_webhook_configuration_is_the_one_install_config_prints() {
 
 #[test]
 fn toggles_render_what_they_promise() {
+    if !support::toolchain::require(Toolchain::Python) {
+        return;
+    }
     // cert-manager: a Certificate for the Secret the webhook mounts, its CA injected.
     let objects = render(&["webhook.certManager.enabled=true"]);
     let certificate = objects
@@ -1051,6 +1085,9 @@ fn chart_args(objects: &[Object], deployment: &str) -> Vec<String> {
 
 #[test]
 fn the_operator_runs_with_the_charts_arguments_and_takes_the_lease_its_role_names() {
+    if !support::toolchain::require(Toolchain::Python) {
+        return;
+    }
     let objects = render(&[]);
     let args = chart_args(&objects, "kube-devops-operator");
     assert_eq!(args[0], "operator");
@@ -1082,6 +1119,9 @@ fn the_operator_runs_with_the_charts_arguments_and_takes_the_lease_its_role_name
 
 #[test]
 fn the_generated_certificate_serves_the_webhook_under_its_service_name() {
+    if !support::toolchain::require(Toolchain::Python) {
+        return;
+    }
     let objects = render(&[]);
     let secret: Secret = objects
         .iter()

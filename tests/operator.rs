@@ -551,3 +551,144 @@ fn a_custom_plugin_named_by_a_policy_runs_only_with_its_pinned_digest() {
         "{status}"
     );
 }
+
+fn policy_in(namespace: &str, spec: Value) -> Value {
+    json!({
+        "apiVersion": "devops.stochastic.io/v1",
+        "kind": "DevOpsPolicy",
+        "metadata": {"name": "default", "namespace": namespace},
+        "spec": spec,
+    })
+}
+
+fn status_in(
+    server: &ApiServer,
+    namespace: &str,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    server.wait_for(DEADLINE, what, |store| {
+        let status = store.object("devopspolicies", Some(namespace), "default")?["status"].clone();
+        check(&status).then_some(status)
+    })
+}
+
+/// Regression: the operator skipped every namespace that looked like a system namespace
+/// (`*-system`, `kube-*`, ...) before looking for its policy, so a namespace named
+/// `payments-system` escaped its own DevOpsPolicy.
+#[test]
+fn a_namespace_with_a_policy_is_analysed_whatever_it_is_called() {
+    let server = ApiServer::start();
+    let dir = support::temp_dir();
+    server.apply_object(policy_in("payments-system", json!({})));
+    server.apply_object(pod("payments-system", "web", "nginx:latest", "Running", 0));
+    // Without a policy, a system namespace is still left alone.
+    server.apply_object(pod("kube-system", "dns", "coredns:latest", "Running", 0));
+    let operator = start_operator(&server, dir.path(), &[]);
+    let status = status_in(
+        &server,
+        "payments-system",
+        "the pod is analysed",
+        |status| status["podsAnalyzed"] == 1,
+    );
+    assert_eq!(status["findingsByCheck"]["latest-tag"], 1, "{status}");
+    let (_, metrics) = operator.get("/metrics");
+    assert_eq!(
+        support::daemon::parse_metric(&metrics, "kube_devops_pods_tracked"),
+        Some(1.0),
+        "kube-system has no policy and is not tracked: {metrics}"
+    );
+}
+
+/// A policy entry naming test plugin `plugin` in a fresh plugin dir, pinned by its digest.
+fn custom_plugin(dir: &std::path::Path, plugin: &str, settings: Value) -> (String, Value) {
+    let bytes = std::fs::read(support::plugin_wasm(plugin)).expect("plugin");
+    let plugins = dir.join("plugins");
+    std::fs::create_dir_all(&plugins).expect("plugin dir");
+    std::fs::write(plugins.join(format!("{plugin}.wasm")), &bytes).expect("copy plugin");
+    let entry = json!({
+        "name": plugin,
+        "settings": settings,
+        "source": {"file": format!("{plugin}.wasm"), "sha256": support::sha256_hex(&bytes)},
+    });
+    (plugins.to_string_lossy().into_owned(), entry)
+}
+
+/// Regression: one instance of a custom plugin analysed pod after pod, so a plugin keeping
+/// each pod it saw could write one pod's data into another's findings, and another
+/// namespace's PolicyReport. The `stash` plugin lists every pod its instance has seen.
+#[test]
+fn a_custom_plugin_carries_nothing_from_one_pod_into_another_pods_report() {
+    let server = ApiServer::start();
+    let dir = support::temp_dir();
+    let (plugin_dir, entry) = custom_plugin(dir.path(), "misbehave", json!({"mode": "stash"}));
+    let spec = json!({"plugins": [entry]});
+    for namespace in ["tenant-a", "tenant-b"] {
+        server.apply_object(policy_in(namespace, spec.clone()));
+    }
+    server.apply_object(pod("tenant-a", "secret-a", "nginx:1.27", "Running", 0));
+    server.apply_object(pod("tenant-a", "web-a", "nginx:1.27", "Running", 0));
+    server.apply_object(pod("tenant-b", "web-b", "nginx:1.27", "Running", 0));
+    let _operator = start_operator(&server, dir.path(), &["--plugin-dir", &plugin_dir]);
+    for (namespace, pods) in [("tenant-a", 2), ("tenant-b", 1)] {
+        let report = server.wait_for(DEADLINE, "each pod is reported", |store| {
+            let report = store.object("policyreports", Some(namespace), "kube-devops")?;
+            (report["results"].as_array()?.len() == pods).then_some(report)
+        });
+        for result in report["results"].as_array().expect("results") {
+            let pod = result["resources"][0]["name"].as_str().expect("pod");
+            let message = result["message"].as_str().unwrap_or_default();
+            assert_eq!(
+                message,
+                format!("seen: {namespace}/{pod}"),
+                "{namespace}/{pod} must see only itself: {report}"
+            );
+        }
+    }
+}
+
+/// Regression: a policy's custom module ran (its `metadata` and `configure`) before its sha256
+/// was compared with the pin. The `marker` plugin panics with a marker as soon as it runs.
+#[test]
+fn a_pinned_module_swapped_on_disk_never_runs_and_the_status_says_why() {
+    let server = ApiServer::start();
+    let dir = support::temp_dir();
+    let genuine = std::fs::read(support::plugin_wasm("no-privileged")).expect("plugin");
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).expect("plugin dir");
+    std::fs::write(
+        plugins.join("no-privileged.wasm"),
+        std::fs::read(support::plugin_wasm("marker")).expect("plugin"),
+    )
+    .expect("swap the file");
+    server.apply_object(policy(
+        "default",
+        json!({"plugins": [{
+            "name": "no-privileged",
+            "source": {"file": "no-privileged.wasm", "sha256": support::sha256_hex(&genuine)},
+        }]}),
+    ));
+    server.apply_object(pod(NS, "web", "nginx:latest", "Running", 0));
+    let plugin_dir = plugins.to_string_lossy().into_owned();
+    let operator = start_operator(&server, dir.path(), &["--plugin-dir", &plugin_dir]);
+    let status = wait_status(&server, "the swapped module is refused", |status| {
+        status["conditions"]
+            .as_array()
+            .is_some_and(|conditions| conditions.iter().any(|c| c["reason"] == "InvalidPolicy"))
+    });
+    let ready = status["conditions"]
+        .as_array()
+        .and_then(|conditions| conditions.iter().find(|c| c["type"] == "Ready"))
+        .expect("Ready condition");
+    let message = ready["message"].as_str().unwrap_or_default();
+    assert!(message.contains("pinned to"), "{ready}");
+    assert!(message.contains("was not run"), "{ready}");
+    assert!(!message.contains("kube-devops-test-marker"), "{ready}");
+    assert!(
+        !operator.log().contains("kube-devops-test-marker"),
+        "the swapped module ran: {}",
+        operator.log()
+    );
+    // Analysed with the defaults meanwhile.
+    assert_eq!(status["findingsByCheck"]["latest-tag"], 1, "{status}");
+}

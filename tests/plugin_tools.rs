@@ -6,6 +6,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
+use support::toolchain::Toolchain;
 use support::{plugin_wasm, temp_dir, write};
 
 const POD: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\nspec:\n  containers: [{name: app, image: nginx:1.27, securityContext: {privileged: true}}]\n";
@@ -453,6 +454,9 @@ fn field<'a>(text: &'a str, label: &str) -> &'a str {
 
 #[test]
 fn plugins_round_trip_through_a_real_oci_registry_pinned_by_digest() {
+    if !support::toolchain::require(Toolchain::Registry) {
+        return;
+    }
     let dir = temp_dir();
     let storage = dir.path().join("registry");
     std::fs::create_dir_all(&storage).unwrap();
@@ -606,12 +610,18 @@ fn build_python_example(name: &str) -> PathBuf {
 
 #[test]
 fn a_python_plugin_passes_its_cases_and_agrees_with_the_rust_check() {
+    if !support::toolchain::require(Toolchain::ComponentizePy) {
+        return;
+    }
     let wasm = build_python_example("no-latest-py");
     check_latest_tag_example(&wasm, "no-latest-py", "python-latest-tag", 4);
 }
 
 #[test]
 fn a_javascript_plugin_passes_its_cases_and_agrees_with_the_rust_check() {
+    if !support::toolchain::require(Toolchain::ComponentizeJs) {
+        return;
+    }
     let wasm = build_js_example("no-latest-js");
     check_latest_tag_example(&wasm, "no-latest-js", "js-latest-tag", 3);
 }
@@ -699,6 +709,12 @@ fn check_latest_tag_example(wasm: &Path, name: &str, check: &str, cases: usize) 
 
 #[test]
 fn plugin_new_scaffolds_python_and_javascript_projects_that_pass_their_own_cases() {
+    if !support::toolchain::require(Toolchain::ComponentizePy) {
+        return;
+    }
+    if !support::toolchain::require(Toolchain::ComponentizeJs) {
+        return;
+    }
     let dir = temp_dir();
     let parent = dir.path().to_str().unwrap();
     let cache = lasting_cache();

@@ -1,16 +1,21 @@
 //! The built-in plugins through the real Wasm path (embedded components, wasmtime, the WIT
 //! contract), against the semantics the default checks must hold exactly.
 
-use kube_devops::analysis::{
+use kube_devops_engine::analysis::{
     Aggregator, Catalog, Config, Filter, PluginPaths, Report, analyze_sources,
 };
-use kube_devops::manifest::{self, Manifests};
+use kube_devops_engine::manifest::{self, Manifests};
 use serde_json::Value;
 
 /// Analyses manifest text with the built-in plugins and `config` (YAML, may be empty).
 fn analyze_with(config: &str, manifests_text: &str, filter: &Filter) -> Report {
     let config = Config::parse(config).expect("valid config");
-    let catalog = Catalog::load(&config, &PluginPaths::default()).expect("built-in plugins load");
+    let catalog = Catalog::load(
+        &kube_devops_builtins::runtime(None).expect("runtime"),
+        &config,
+        &PluginPaths::default(),
+    )
+    .expect("built-in plugins load");
     let mut manifests = Manifests::default();
     manifest::split(
         "test.yaml".into(),
@@ -30,8 +35,8 @@ fn analyze_with(config: &str, manifests_text: &str, filter: &Filter) -> Report {
     assert!(
         report.diagnostics.iter().all(|d| !matches!(
             d.kind,
-            kube_devops::analysis::report::DiagnosticKind::Plugin
-                | kube_devops::analysis::report::DiagnosticKind::Input
+            kube_devops_engine::analysis::report::DiagnosticKind::Plugin
+                | kube_devops_engine::analysis::report::DiagnosticKind::Input
         )),
         "{:?}",
         report.diagnostics
@@ -64,7 +69,7 @@ fn container(name: &str, image: &str) -> Value {
 fn findings_of<'a>(
     report: &'a Report,
     check: &str,
-) -> Vec<&'a kube_devops::analysis::report::FindingRow> {
+) -> Vec<&'a kube_devops_engine::analysis::report::FindingRow> {
     report
         .findings
         .iter()
@@ -431,7 +436,7 @@ fn many_pods_give_the_same_report_as_one_by_one() {
     assert_eq!(together.summary.pods_analyzed, total);
     assert_eq!(
         together.summary.health_score,
-        kube_devops::analysis::score::score(raw, total)
+        kube_devops_engine::analysis::score::score(raw, total)
     );
     let order: Vec<&str> = together
         .findings

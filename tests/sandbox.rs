@@ -355,7 +355,7 @@ fn plugins_asking_for_files_sockets_or_the_wall_clock_are_refused_at_load() {
         assert_eq!(result.code, 2, "{plugin}: {result:?}");
         assert!(
             result.stderr.contains(&wasm)
-                && result.stderr.contains("never grants")
+                && result.stderr.contains("does not grant")
                 && result.stderr.contains(import),
             "{plugin}: the error names the file and the import: {result:?}"
         );
@@ -386,6 +386,43 @@ fn plugins_asking_for_files_sockets_or_the_wall_clock_are_refused_at_load() {
             .stdout
             .contains("wasi:cli/environment@0.2.6        empty: no variables, no arguments")
     );
+}
+
+/// Regression: the sandbox linked all of WASI and refused imports by name, so an interface no
+/// refusal named (one a wasmtime upgrade adds, or one a plugin invents) was granted, or failed
+/// to link naming only the first. Now only the allow-list is linked and every other import is
+/// named in the refusal, by `analyze` and by `plugin inspect` alike.
+#[test]
+fn an_import_outside_the_allow_list_is_refused_naming_every_one() {
+    let dir = temp_dir();
+    let pods = write(dir.path(), "pods.yaml", PODS);
+    let wasm = plugin_wasm("wants-more");
+    let result = run(&["analyze", "-f", &pods, "--plugin", &wasm]);
+    assert_eq!(result.code, 2, "{result:?}");
+    for import in ["evil:host/secrets@0.1.0", "evil:host/exfil@0.1.0"] {
+        assert!(
+            result.stderr.contains(import),
+            "the error names {import}: {}",
+            result.stderr
+        );
+    }
+    assert!(
+        result.stderr.contains("not on the sandbox's allow-list"),
+        "{}",
+        result.stderr
+    );
+    let inspected = run(&["plugin", "inspect", &wasm]);
+    assert_eq!(inspected.code, 2, "{inspected:?}");
+    for import in ["evil:host/secrets@0.1.0", "evil:host/exfil@0.1.0"] {
+        assert!(
+            inspected
+                .stdout
+                .lines()
+                .any(|line| line.contains(import) && line.contains("REFUSED")),
+            "{}",
+            inspected.stdout
+        );
+    }
 }
 
 #[test]

@@ -95,6 +95,11 @@ fn enforce() -> Value {
 
 /// An AdmissionReview as the API server sends it for creating `object`.
 fn review(uid: &str, namespace: &str, object: Value) -> Value {
+    review_as(uid, namespace, object, "kubernetes-admin")
+}
+
+/// [`review`] of a request sent by `user`.
+fn review_as(uid: &str, namespace: &str, object: Value, user: &str) -> Value {
     let api_version = object["apiVersion"].as_str().unwrap_or("v1").to_owned();
     let (group, version) = api_version.split_once('/').unwrap_or(("", &api_version));
     let kind = object["kind"].as_str().unwrap_or_default().to_owned();
@@ -109,7 +114,7 @@ fn review(uid: &str, namespace: &str, object: Value) -> Value {
             "name": object["metadata"]["name"],
             "namespace": namespace,
             "operation": "CREATE",
-            "userInfo": {"username": "kubernetes-admin", "groups": ["system:masters"]},
+            "userInfo": {"username": user, "groups": ["system:authenticated"]},
             "object": object,
             "oldObject": null,
             "dryRun": false,
@@ -196,24 +201,13 @@ fn workload_templates_are_reviewed() {
 }
 
 #[test]
-fn system_namespaces_exempt_objects_audit_mode_and_unpolicied_namespaces_are_allowed() {
-    let webhook = Webhook::start(
-        &[
-            enforce(),
-            policy("kube-system", json!({"enforcementMode": "enforce"})),
-            policy("audit", json!({})),
-        ],
-        &[],
-    );
+fn exempt_objects_audit_mode_and_unpolicied_namespaces_are_allowed() {
+    let webhook = Webhook::start(&[enforce(), policy("audit", json!({}))], &[]);
     let latest = |namespace: &str| pod(namespace, "web", "nginx:latest", "Pending", 0);
-    assert_eq!(
-        webhook.review("kube-system", latest("kube-system"))["allowed"],
-        true
-    );
-    assert_eq!(
-        webhook.review("elsewhere", latest("elsewhere"))["allowed"],
-        true
-    );
+    for namespace in ["kube-system", "elsewhere"] {
+        let response = webhook.review(namespace, latest(namespace));
+        assert_eq!(response["allowed"], true, "{namespace}: {response}");
+    }
     let audit = webhook.review("audit", latest("audit"));
     assert_eq!(audit["allowed"], true, "{audit}");
     assert!(
@@ -226,6 +220,76 @@ fn system_namespaces_exempt_objects_audit_mode_and_unpolicied_namespaces_are_all
     let mut partly = latest(NS);
     partly["metadata"]["annotations"] = json!({"devops.stochastic.io/exempt-checks": "latest-tag"});
     assert_eq!(webhook.review(NS, partly)["allowed"], true);
+}
+
+/// Regression: a namespace named like a system one (`payments-system`, `kube-*`, `monitoring`)
+/// with an enforce policy admitted `nginx:latest`, because the name was checked before the
+/// policy was looked up. Anyone who could create namespaces escaped every policy.
+#[test]
+fn a_policy_binds_its_namespace_whatever_the_namespace_is_called() {
+    let namespaces = ["payments-system", "kube-apps", "monitoring", "kube-system"];
+    let policies: Vec<Value> = namespaces
+        .iter()
+        .map(|namespace| policy(namespace, json!({"enforcementMode": "enforce"})))
+        .collect();
+    let webhook = Webhook::start(&policies, &[]);
+    for namespace in namespaces {
+        let response = webhook.review(
+            namespace,
+            pod(namespace, "web", "nginx:latest", "Pending", 0),
+        );
+        assert_eq!(response["allowed"], false, "{namespace}: {response}");
+        let message = response["status"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("latest-tag"), "{namespace}: {message}");
+    }
+}
+
+/// `pod` as the ReplicaSet controller makes it: with a controller ownerReference.
+fn owned(mut pod: Value) -> Value {
+    pod["metadata"]["ownerReferences"] = json!([{
+        "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-5d8f7c",
+        "uid": "0f5e8a6c-3c4f-4d0e-9f3a-2b1c0d9e8f7a", "controller": true,
+        "blockOwnerDeletion": true,
+    }]);
+    pod
+}
+
+const REPLICASET_CONTROLLER: &str = "system:serviceaccount:kube-system:replicaset-controller";
+
+#[test]
+fn pods_a_workload_controller_creates_get_warnings_and_a_copied_owner_reference_proves_nothing() {
+    let webhook = Webhook::start(
+        &[
+            enforce(),
+            policy(
+                "strict",
+                json!({"enforcementMode": "enforce", "ownedPods": "deny"}),
+            ),
+        ],
+        &[],
+    );
+    let answer = |namespace: &str, object: Value, user: &str| {
+        let body = review_as("uid-o", namespace, object, user).to_string();
+        webhook.post(body.as_bytes()).json()["response"].clone()
+    };
+    let latest = |namespace: &str| pod(namespace, "web-5d8f7c-x2x9q", "nginx:latest", "Pending", 0);
+
+    // Its Deployment was reviewed when applied: denying the pod would strand the workload.
+    let by_controller = answer(NS, owned(latest(NS)), REPLICASET_CONTROLLER);
+    assert_eq!(by_controller["allowed"], true, "{by_controller}");
+    let warnings = by_controller["warnings"].to_string();
+    assert!(warnings.contains("latest-tag"), "{warnings}");
+    assert!(warnings.contains("ownedPods"), "{warnings}");
+
+    // A user copying an ownerReference, or a controller's pod without one: denied as before.
+    let copied = answer(NS, owned(latest(NS)), "developer");
+    assert_eq!(copied["allowed"], false, "{copied}");
+    let unowned = answer(NS, latest(NS), REPLICASET_CONTROLLER);
+    assert_eq!(unowned["allowed"], false, "{unowned}");
+
+    // `ownedPods: deny` opts into strict.
+    let strict = answer("strict", owned(latest("strict")), REPLICASET_CONTROLLER);
+    assert_eq!(strict["allowed"], false, "{strict}");
 }
 
 #[test]
@@ -291,6 +355,166 @@ fn a_plugin_that_loops_forever_fails_open_or_closed_within_the_deadline() {
         assert!(text.contains("misbehave"), "{policy_flag}: {text}");
         assert!(text.contains("timed out"), "{policy_flag}: {text}");
     }
+}
+
+/// A plugin dir holding `plugin` (a test plugin crate) as `{plugin}.wasm`, and the policy
+/// entry that names it with its pinned digest and `settings`.
+fn custom_plugin(plugin: &str, settings: Value) -> (tempfile::TempDir, Value) {
+    let bytes = std::fs::read(support::plugin_wasm(plugin)).expect("plugin");
+    let dir = support::temp_dir();
+    std::fs::write(dir.path().join(format!("{plugin}.wasm")), &bytes).expect("copy plugin");
+    let entry = json!({
+        "name": plugin,
+        "settings": settings,
+        "source": {"file": format!("{plugin}.wasm"), "sha256": support::sha256_hex(&bytes)},
+    });
+    (dir, entry)
+}
+
+/// Regression: instances of a custom plugin were reused from review to review, so a plugin
+/// that kept each pod it saw in its memory could write one namespace's pod into the answer (and
+/// the PolicyReport) of another. The `stash` plugin lists every pod its instance has seen.
+#[test]
+fn a_custom_plugin_carries_nothing_from_one_review_into_another() {
+    let (dir, entry) = custom_plugin("misbehave", json!({"mode": "stash"}));
+    let spec = json!({"enforcementMode": "enforce", "plugins": [entry]});
+    let plugin_dir = dir.path().to_string_lossy().into_owned();
+    let webhook = Webhook::start(
+        &[policy(NS, spec.clone()), policy("other", spec)],
+        &["--plugin-dir", &plugin_dir],
+    );
+    let warnings = |namespace: &str, name: &str| {
+        let response = webhook.review(namespace, pod(namespace, name, "nginx:1.27", "Pending", 0));
+        assert_eq!(response["allowed"], true, "{response}");
+        response["warnings"].to_string()
+    };
+    let first = warnings(NS, "tenant-a-secret");
+    assert!(
+        first.contains("shop/tenant-a-secret"),
+        "the plugin ran: {first}"
+    );
+    for (namespace, name) in [("other", "web"), (NS, "second"), ("other", "third")] {
+        let later = warnings(namespace, name);
+        assert!(
+            later.contains(&format!("{namespace}/{name}")),
+            "the plugin saw its own pod: {later}"
+        );
+        assert!(
+            !later.contains("tenant-a-secret"),
+            "{namespace}/{name} got another pod's data: {later}"
+        );
+    }
+}
+
+/// Regression: a policy's custom module was instantiated, asked for its metadata and
+/// configured before its sha256 was compared with the pin, so a swapped file ran its code in
+/// the webhook. The `marker` plugin panics with a marker as soon as any of its code runs.
+#[test]
+fn a_pinned_module_swapped_on_disk_never_runs() {
+    let genuine = std::fs::read(support::plugin_wasm("no-privileged")).expect("plugin");
+    let swapped = std::fs::read(support::plugin_wasm("marker")).expect("plugin");
+    let dir = support::temp_dir();
+    std::fs::write(dir.path().join("no-privileged.wasm"), &swapped).expect("swap the file");
+    let spec = json!({"enforcementMode": "enforce", "plugins": [{
+        "name": "no-privileged",
+        "source": {"file": "no-privileged.wasm", "sha256": support::sha256_hex(&genuine)},
+    }]});
+    let plugin_dir = dir.path().to_string_lossy().into_owned();
+    let webhook = Webhook::start(&[policy(NS, spec)], &["--plugin-dir", &plugin_dir]);
+    let refused = webhook.daemon.wait_for_log("was not run");
+    assert!(refused.contains("pinned to"), "{refused}");
+    assert!(
+        !webhook.daemon.log().contains("kube-devops-test-marker"),
+        "the swapped module ran: {}",
+        webhook.daemon.log()
+    );
+    // The namespace keeps being reviewed, with the built-in checks.
+    let latest = webhook.review(NS, pod(NS, "web", "nginx:latest", "Pending", 0));
+    assert_eq!(latest["allowed"], false, "{latest}");
+}
+
+/// Regression: reviews waited in an unbounded queue and ran even after their deadline, so under
+/// overload every request timed out. Now each review either starts in time or is answered at
+/// once by the failure policy, and no answer comes after the deadline.
+#[test]
+fn under_overload_reviews_are_shed_by_the_failure_policy_and_none_misses_its_deadline() {
+    // Each review spins in the plugin for milliseconds: two threads sustain a few hundred
+    // reviews a second; 64 clients at once are far beyond what a queue of 2 per core holds.
+    let (dir, mut entry) = custom_plugin(
+        "misbehave",
+        json!({"mode": "spin", "spinIterations": 20_000_000}),
+    );
+    entry["limits"] = json!({"timeoutMs": 5000});
+    let spec = json!({"enforcementMode": "enforce", "plugins": [entry]});
+    let plugin_dir = dir.path().to_string_lossy().into_owned();
+    let webhook = Webhook::start(
+        &[policy(NS, spec)],
+        &[
+            "--plugin-dir",
+            &plugin_dir,
+            "--deadline-ms",
+            "1000",
+            "--queue-per-core",
+            "2",
+        ],
+    );
+    let answers: Vec<Value> = std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..64)
+            .map(|client| {
+                let webhook = &webhook;
+                scope.spawn(move || {
+                    let uid = format!("uid-{client}");
+                    let body = review(&uid, NS, clean_pod("web")).to_string();
+                    let answer = webhook.post(body.as_bytes());
+                    assert_eq!(answer.status, 200, "{}", answer.body);
+                    answer.json()["response"].clone()
+                })
+            })
+            .collect();
+        clients
+            .into_iter()
+            .map(|client| client.join().expect("client"))
+            .collect()
+    });
+    let shed: Vec<&Value> = answers
+        .iter()
+        .filter(|answer| answer.to_string().contains("overloaded"))
+        .collect();
+    assert!(!shed.is_empty(), "nothing was shed: {answers:?}");
+    assert!(
+        shed.iter().all(|answer| answer["allowed"] == true),
+        "--failure-policy ignore allows with a warning: {shed:?}"
+    );
+    assert!(
+        answers
+            .iter()
+            .any(|answer| answer["warnings"].to_string().contains("misbehave")),
+        "some reviews ran: {answers:?}"
+    );
+    let metrics = webhook
+        .client
+        .get(&webhook.daemon.metrics_addr, "/metrics")
+        .expect("metrics")
+        .body;
+    let metric = |name: &str| support::daemon::parse_metric(&metrics, name).unwrap_or(0.0);
+    let shed_count = metric("kube_devops_webhook_shed_total{reason=\"queue_full\"}")
+        + metric("kube_devops_webhook_shed_total{reason=\"would_miss_deadline\"}");
+    assert_eq!(shed_count, shed.len() as f64, "{metrics}");
+    // Measured by the server from receipt to answer: every one within the deadline.
+    let answered =
+        metric("kube_devops_webhook_request_duration_seconds_count{decision=\"allowed\"}")
+            + metric("kube_devops_webhook_request_duration_seconds_count{decision=\"denied\"}");
+    let in_time = metric(
+        "kube_devops_webhook_request_duration_seconds_bucket{decision=\"allowed\",le=\"1\"}",
+    ) + metric(
+        "kube_devops_webhook_request_duration_seconds_bucket{decision=\"denied\",le=\"1\"}",
+    );
+    assert_eq!(answered, 64.0, "{metrics}");
+    assert_eq!(in_time, answered, "answers after the deadline: {metrics}");
+    assert!(
+        metric("kube_devops_webhook_queue_capacity") >= 2.0,
+        "the queue's bound is exported: {metrics}"
+    );
 }
 
 #[test]

@@ -30,14 +30,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use kube_devops::analysis::report::{
+use kube_devops_engine::analysis::report::{
     HIGH_RESTARTS, LATEST_TAG, MISSING_LIVENESS, MISSING_READINESS, PENDING,
 };
-use kube_devops::analysis::worker::Worker;
-use kube_devops::analysis::{Aggregator, Catalog, Config, Filter, PluginPaths, analyze_sources};
-use kube_devops::contract::{Finding, Pod};
-use kube_devops::manifest::{self, Manifests};
-use kube_devops::pod::{self, PodInput, Read, Source};
+use kube_devops_engine::analysis::worker::Worker;
+use kube_devops_engine::analysis::{
+    Aggregator, Catalog, Config, Filter, PluginPaths, analyze_sources,
+};
+use kube_devops_engine::contract::{Finding, Pod};
+use kube_devops_engine::manifest::{self, Manifests};
+use kube_devops_engine::pod::{self, PodInput, Read, Source};
 use kube_devops_sdk::image::ImageRef;
 use serde_json::json;
 
@@ -70,8 +72,12 @@ fn main() {
         "kube-devops analysis benchmark: {threads} thread(s), {repeats} run(s) per measurement"
     );
 
-    let catalog = Catalog::load(&Config::default(), &PluginPaths::default())
-        .expect("the built-in plugins load");
+    let catalog = Catalog::load(
+        &kube_devops_builtins::runtime(None).expect("runtime"),
+        &Config::default(),
+        &PluginPaths::default(),
+    )
+    .expect("the built-in plugins load");
     // Every pod counts, system namespaces included, so that pods/s means all N pods.
     let filter = Filter {
         namespace: None,
@@ -509,7 +515,12 @@ fn bench_startup(
 
     // In process: what the binary does after it has started.
     let (load, _) = measure(runs, || {
-        Catalog::load(&Config::default(), &PluginPaths::default()).expect("plugins load")
+        Catalog::load(
+            &kube_devops_builtins::runtime(None).expect("runtime"),
+            &Config::default(),
+            &PluginPaths::default(),
+        )
+        .expect("plugins load")
     });
     let (analysis, _) = measure(runs, || {
         let manifests = manifest::read_paths(std::slice::from_ref(&file));

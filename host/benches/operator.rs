@@ -102,7 +102,7 @@ fn run(pods: usize, changes: usize) -> Result {
     );
     operator.wait_for_log_within("initial sync done", GIVE_UP);
     let sync = started.elapsed();
-    let (rss_mb, peak_mb) = memory(operator.pid());
+    let (rss_mb, peak_mb) = common::memory(operator.pid());
     eprintln!("synced in {:.2} s, {rss_mb:.0} MB", sync.as_secs_f64());
 
     let baseline = server.wait_for(GIVE_UP, "the first status", |store| {
@@ -149,20 +149,6 @@ fn run(pods: usize, changes: usize) -> Result {
 
 fn set_image(pod: &mut Value, image: &str) {
     pod["spec"]["containers"][0]["image"] = json!(image);
-}
-
-/// `VmRSS` and `VmHWM` of a process, in MB.
-fn memory(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|line| line.starts_with(name))
-            .and_then(|line| line.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(0.0, |kb| kb / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
 }
 
 fn millis(duration: Duration) -> f64 {

@@ -115,7 +115,7 @@ fn main() {
     println!("Per call: `kube-devops plugin bench` (10 000 calls on 100 synthetic pods)");
     // The same check in three languages: the built-in `latest-tag` (Rust), and the Python and
     // JavaScript examples when they have been built (the tests build them).
-    let builtin = kube_devops::wasm::BUILTINS
+    let builtin = kube_devops_builtins::BUILTINS
         .iter()
         .find(|builtin| builtin.name == "latest-tag")
         .expect("the built-in latest-tag plugin");

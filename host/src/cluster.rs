@@ -2,7 +2,7 @@
 //! identity may do, and listing pods a page at a time.
 //!
 //! Pods are listed as raw JSON pages and read by the same code as manifest files
-//! ([`crate::pod::read`]), so the cluster and `--file` analyses cannot drift apart.
+//! ([`kube_devops_engine::pod::read`]), so the cluster and `--file` analyses cannot drift apart.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use kube::{Client, Config};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::pod::{Origin, Source};
+use kube_devops_engine::pod::{Origin, Source};
 
 /// Pods asked for per list request.
 pub const PAGE_SIZE: u32 = 500;

@@ -1,20 +1,16 @@
-//! kube-devops: Kubernetes workload governance by sandboxed WebAssembly plugins.
+//! The `kube-devops` binary's library: the three front ends of the analysis engine
+//! (`kube-devops-engine`) and what only they need.
 //!
-//! Pods come from manifest files ([`manifest`]) or the cluster ([`cluster`]), become the typed
-//! records of the plugin contract ([`pod`], [`contract`]), run through the Wasm plugins
-//! ([`wasm`]) and are scored and reported ([`analysis`]). Three front ends use this engine, which
-//! knows none of them: the CLI ([`cli`]), the operator ([`operator`], with the CRD in
-//! [`policy`]) and the admission webhook ([`webhook`]).
+//! - [`cli`]: the command line (analyze, list, plugin, crd, webhook and operator commands);
+//! - [`operator`]: watches pods and DevOpsPolicies (`kube-devops-policy`), keeps statuses,
+//!   PolicyReports and metrics current;
+//! - [`webhook`]: the admission webhook;
+//! - [`cluster`] (the Kubernetes client), [`oci`] (plugins as OCI artifacts) and [`service`]
+//!   (what the long-running modes share).
 
-pub mod analysis;
 pub mod cli;
 pub mod cluster;
-pub mod contract;
-pub mod manifest;
 pub mod oci;
 pub mod operator;
-pub mod pod;
-pub mod policy;
 pub mod service;
-pub mod wasm;
 pub mod webhook;

@@ -1,16 +1,31 @@
 //! What the long-running modes (the operator, the webhook) share: how they learn they must
 //! stop, and how they expose their metrics.
 
-/// Resolves at the first SIGTERM (the kubelet stopping the pod) or SIGINT (Ctrl-C).
-pub async fn termination() -> std::io::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = terminate.recv() => {}
-        _ = interrupt.recv() => {}
+use tokio::signal::unix::{Signal, SignalKind, signal};
+
+/// SIGTERM (the kubelet stopping the pod) and SIGINT (Ctrl-C), caught from the moment this is
+/// made: a service makes it before it starts anything, so a signal that comes early (a test, a
+/// rollout racing the start) is a clean shutdown, never the default action that kills.
+pub struct Termination {
+    terminate: Signal,
+    interrupt: Signal,
+}
+
+impl Termination {
+    pub fn catch() -> std::io::Result<Self> {
+        Ok(Termination {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
     }
-    Ok(())
+
+    /// Resolves at the first of the two signals.
+    pub async fn received(&mut self) {
+        tokio::select! {
+            _ = self.terminate.recv() => {}
+            _ = self.interrupt.recv() => {}
+        }
+    }
 }
 
 /// The Prometheus text exposition of every metric in `registry`.

@@ -7,6 +7,7 @@ pub mod apiserver;
 pub mod daemon;
 pub mod registry;
 pub mod tls;
+pub mod toolchain;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -156,6 +157,10 @@ pub fn plugin_wasm(crate_name: &str) -> String {
                 "wants-network",
                 "-p",
                 "wants-clock",
+                "-p",
+                "marker",
+                "-p",
+                "wants-more",
                 "--target-dir",
             ])
             .arg(&target_dir)

@@ -512,3 +512,17 @@ pub fn env_list(name: &str, default: &[usize]) -> Vec<usize> {
         .filter(|sizes| !sizes.is_empty())
         .unwrap_or_else(|| default.to_vec())
 }
+
+/// `VmRSS` and `VmHWM` (the peak) of a process, in MB.
+pub fn memory(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|line| line.starts_with(name))
+            .and_then(|line| line.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}

@@ -4,13 +4,12 @@
 use super::output::{self, Exit, Progress, fail, fail_cluster};
 use super::render;
 use super::{AnalyzeArgs, ReportFormat};
-use crate::analysis::report::DiagnosticKind;
-use crate::analysis::{
+use crate::cluster::Cluster;
+use kube_devops_engine::analysis::report::DiagnosticKind;
+use kube_devops_engine::analysis::{
     Aggregator, Catalog, Config, Filter, PluginPaths, Report, SetupError, analyze_sources,
 };
-use crate::cluster::Cluster;
-use crate::manifest;
-use crate::wasm::Runtime;
+use kube_devops_engine::manifest;
 
 /// Plugin warnings printed on stderr before the rest is only counted.
 const MAX_WARNINGS: usize = 20;
@@ -33,10 +32,11 @@ pub async fn run(args: &AnalyzeArgs) -> Exit {
     let paths = PluginPaths {
         files,
         dirs: args.plugin_dir.clone(),
+        ..PluginPaths::default()
     };
-    let catalog = match Runtime::with_cache(args.cache.dir())
+    let catalog = match kube_devops_builtins::runtime(args.cache.dir())
         .map_err(SetupError::from)
-        .and_then(|runtime| Catalog::load_in(&runtime, &config, &paths))
+        .and_then(|runtime| Catalog::load(&runtime, &config, &paths))
     {
         Ok(catalog) => catalog,
         Err(error) => return fail(Exit::Usage, &error),

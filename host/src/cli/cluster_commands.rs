@@ -7,8 +7,8 @@ use serde::Serialize;
 use super::output::{self, Exit, fail, fail_cluster};
 use super::{CheckArgs, ListFormat, ListPodsArgs};
 use crate::cluster::{Cluster, ClusterError};
-use crate::contract::{ContainerState, Pod};
-use crate::pod::{self, Read};
+use kube_devops_engine::contract::{ContainerState, Pod};
+use kube_devops_engine::pod::{self, Read};
 
 /// What pod analysis needs the identity to be allowed to do.
 const NEEDED_VERBS: [&str; 2] = ["list", "watch"];

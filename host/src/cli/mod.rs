@@ -17,7 +17,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub use output::Exit;
 
 use crate::cluster::ConnectOptions;
-use crate::contract::Severity;
+use kube_devops_engine::contract::Severity;
 
 /// Kubernetes workload governance: pods analysed by sandboxed WebAssembly plugins, scored 0-100.
 #[derive(Debug, Parser)]
@@ -254,8 +254,37 @@ pub struct WebhookServeArgs {
     /// no cluster needed.
     #[arg(long, value_name = "FILE")]
     pub policies: Option<PathBuf>,
+    /// Reviews that may wait per analysis thread (one thread per core). A review that finds the
+    /// queue full, or that could not start before its deadline, is answered at once by the
+    /// failure policy.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub queue_per_core: u64,
     #[command(flatten)]
     pub cache: CacheArgs,
+}
+
+/// Which namespaces are system namespaces: they are left alone while they have no DevOpsPolicy
+/// (a namespace with a policy is always held to it, whatever its name).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SystemNamespaceArgs {
+    /// A system namespace (repeatable). Given names (and a regex) replace the default rule:
+    /// kube-*, *-system, cert-manager, monitoring, observability, argocd.
+    #[arg(long = "system-namespace", value_name = "NAME")]
+    pub names: Vec<String>,
+    /// System namespaces by regular expression, e.g. `^(kube-|infra-)`.
+    #[arg(long = "system-namespace-regex", value_name = "REGEX")]
+    pub regex: Option<String>,
+}
+
+impl SystemNamespaceArgs {
+    pub fn rule(
+        &self,
+    ) -> Result<
+        kube_devops_engine::analysis::SystemNamespaces,
+        kube_devops_engine::analysis::scope::PatternError,
+    > {
+        kube_devops_engine::analysis::SystemNamespaces::new(&self.names, self.regex.as_deref())
+    }
 }
 
 #[derive(Debug, Args)]
@@ -295,6 +324,11 @@ pub struct InstallConfigArgs {
     /// Seconds the API server waits for the webhook (1-30).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(i32).range(1..=30))]
     pub timeout_seconds: i32,
+    /// The namespaceSelector leaves out the system namespaces given by name (and the webhook's
+    /// own); a regex cannot be a label selector, so those namespaces still reach the webhook,
+    /// which enforces their policy if they have one.
+    #[command(flatten)]
+    pub system: SystemNamespaceArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -318,9 +352,11 @@ pub struct OperatorArgs {
     /// Watch only this namespace (repeatable); all namespaces by default.
     #[arg(short, long = "namespace", value_name = "NS")]
     pub namespaces: Vec<String>,
-    /// Also analyse system namespaces when watching all namespaces.
+    /// Also analyse system namespaces without a policy when watching all namespaces.
     #[arg(long)]
     pub include_system: bool,
+    #[command(flatten)]
+    pub system: SystemNamespaceArgs,
     /// Address for /healthz, /readyz and /metrics.
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
     pub metrics_addr: std::net::SocketAddr,
@@ -386,7 +422,7 @@ impl CacheArgs {
         }
         match &self.cache_dir {
             Some(dir) => Some(dir.join("modules")),
-            None => crate::wasm::ModuleCache::default_dir(),
+            None => kube_devops_engine::wasm::ModuleCache::default_dir(),
         }
     }
 }
@@ -486,7 +522,7 @@ pub enum ReportFormat {
 
 fn parse_severity(text: &str) -> Result<Severity, String> {
     text.parse()
-        .map_err(|error: crate::contract::UnknownSeverity| error.to_string())
+        .map_err(|error: kube_devops_engine::contract::UnknownSeverity| error.to_string())
 }
 
 /// Runs a parsed command line and says how the process should exit.
@@ -500,7 +536,7 @@ pub async fn run(cli: Cli) -> Exit {
         Command::List(ListCommand::Pods(args)) => cluster_commands::list_pods(&args).await,
         Command::Analyze(args) => analyze::run(&args).await,
         Command::Operator(args) => operator_commands::operator(args).await,
-        Command::Crd(CrdCommand::Generate) => output::print(crate::policy::crd_yaml()),
+        Command::Crd(CrdCommand::Generate) => output::print(kube_devops_policy::crd_yaml()),
         Command::Crd(CrdCommand::Install(args)) => operator_commands::install_crd(&args).await,
         Command::Webhook(WebhookCommand::Serve(args)) => webhook_commands::serve(args).await,
         Command::Webhook(WebhookCommand::CertGenerate(args)) => {

@@ -9,7 +9,7 @@ use super::output::{self, Exit};
 use super::{CrdInstallArgs, OperatorArgs};
 use crate::cluster::Cluster;
 use crate::operator::{self, LeaseConfig, Options};
-use crate::policy::DevOpsPolicy;
+use kube_devops_policy::DevOpsPolicy;
 
 pub async fn operator(args: OperatorArgs) -> Exit {
     let cluster = match Cluster::connect(&args.cluster.connect_options()).await {
@@ -27,8 +27,17 @@ pub async fn operator(args: OperatorArgs) -> Exit {
             identity: identity.clone(),
             duration: Duration::from_secs(args.lease_duration),
         });
+    let system = match args.system.rule() {
+        Ok(system) => system,
+        Err(error) => return output::fail(Exit::Usage, &error),
+    };
     let options = Options {
-        scope: operator::scope(args.namespaces, args.include_system, args.plugin_dir),
+        scope: operator::scope(
+            args.namespaces,
+            args.include_system,
+            system,
+            args.plugin_dir,
+        ),
         metrics_addr: args.metrics_addr,
         lease,
         identity,

@@ -12,14 +12,15 @@ use super::{
     CacheArgs, ListFormat, PluginCommand, PluginInspectArgs, PluginListArgs, PluginNewArgs,
     PluginPullArgs, PluginPushArgs, PluginTestArgs,
 };
-use crate::analysis::catalog::ActivePlugin;
-use crate::analysis::report::DiagnosticKind;
-use crate::analysis::{
+use crate::oci;
+use kube_devops_engine::analysis::catalog::ActivePlugin;
+use kube_devops_engine::analysis::report::DiagnosticKind;
+use kube_devops_engine::analysis::{
     Aggregator, Catalog, Config, Filter, PluginPaths, SetupError, analyze_sources,
 };
-use crate::contract::{CheckKind, Severity};
-use crate::wasm::{Access, PluginOrigin, Runtime, Shape};
-use crate::{manifest, oci};
+use kube_devops_engine::contract::{CheckKind, Severity};
+use kube_devops_engine::manifest;
+use kube_devops_engine::wasm::{Access, PluginOrigin, Runtime, Shape};
 
 mod bench;
 mod scaffold;
@@ -207,7 +208,7 @@ fn load_config(path: Option<&Path>) -> Result<Config, Exit> {
 
 /// The runtime of a `plugin` command, with the compiled-plugin cache `cache` says.
 fn runtime(cache: &CacheArgs) -> Result<Arc<Runtime>, Exit> {
-    Runtime::with_cache(cache.dir()).map_err(|error| fail(Exit::Usage, &error))
+    kube_devops_builtins::runtime(cache.dir()).map_err(|error| fail(Exit::Usage, &error))
 }
 
 fn read_plugin(path: &Path) -> Result<Vec<u8>, Exit> {
@@ -223,8 +224,9 @@ fn load_one(runtime: &Arc<Runtime>, file: &Path) -> Result<(PluginView, Shape), 
     let paths = PluginPaths {
         files: vec![file.to_owned()],
         dirs: Vec::new(),
+        ..PluginPaths::default()
     };
-    let catalog = Catalog::load_in(runtime, &Config::default(), &paths)?;
+    let catalog = Catalog::load(runtime, &Config::default(), &paths)?;
     let origin = PluginOrigin::File(file.to_owned());
     let active = catalog
         .plugins
@@ -243,9 +245,10 @@ pub fn list(args: &PluginListArgs) -> Exit {
     let paths = PluginPaths {
         files: args.plugins.clone(),
         dirs: args.plugin_dir.clone(),
+        ..PluginPaths::default()
     };
     let catalog = match runtime(&args.cache).and_then(|runtime| {
-        Catalog::load_in(&runtime, &config, &paths).map_err(|error| fail(Exit::Usage, &error))
+        Catalog::load(&runtime, &config, &paths).map_err(|error| fail(Exit::Usage, &error))
     }) {
         Ok(catalog) => catalog,
         Err(exit) => return exit,
@@ -349,7 +352,7 @@ fn inspection_text(inspection: &Inspection, bytes: &[u8]) -> String {
         let _ = writeln!(text, "         {}", plugin.description);
     }
     let _ = writeln!(text, "file     {} ({} bytes)", inspection.file, bytes.len());
-    let sha = crate::wasm::sha256_hex(bytes);
+    let sha = kube_devops_engine::wasm::sha256_hex(bytes);
     let _ = writeln!(text, "sha256   {sha}");
     let _ = writeln!(
         text,
@@ -379,7 +382,6 @@ fn inspection_text(inspection: &Inspection, bytes: &[u8]) -> String {
         let access = match import.access {
             Access::Granted(what) => what.to_owned(),
             Access::Refused(what) => format!("REFUSED: {what}"),
-            Access::Unknown => "NOT PROVIDED: the plugin cannot link".to_owned(),
         };
         let _ = writeln!(text, "  {:<width$}  {access}", import.name);
     }
@@ -517,8 +519,9 @@ fn run_case(
     let paths = PluginPaths {
         files: vec![plugin.to_owned()],
         dirs: Vec::new(),
+        ..PluginPaths::default()
     };
-    let catalog = Catalog::load_in(runtime, &config, &paths).map_err(|error| error.to_string())?;
+    let catalog = Catalog::load(runtime, &config, &paths).map_err(|error| error.to_string())?;
 
     let manifests = manifest::read_paths(&[case.join("manifest.yaml")]);
     if let Some(error) = manifests.errors.first() {
@@ -577,11 +580,16 @@ fn run_case(
 
 /// The name in a plugin file's metadata.
 fn plugin_name(runtime: &Arc<Runtime>, plugin: &Path) -> Result<String, String> {
-    let defaults = |_: &str| (String::from("{}"), crate::wasm::Limits::default());
-    match runtime.load_file(plugin, &defaults) {
+    let defaults = |_: &str| {
+        (
+            String::from("{}"),
+            kube_devops_engine::wasm::Limits::default(),
+        )
+    };
+    match runtime.load_file(plugin, None, &defaults) {
         Ok(loaded) => Ok(loaded.metadata.name),
         // Default settings may not suit the plugin; its name is known all the same.
-        Err(crate::wasm::LoadError::Settings { name, .. }) => Ok(name),
+        Err(kube_devops_engine::wasm::LoadError::Settings { name, .. }) => Ok(name),
         Err(error) => Err(error.to_string()),
     }
 }

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::analysis::report::{
+use kube_devops_engine::analysis::report::{
     DiagnosticKind, HIGH_RESTARTS, LATEST_TAG, MISSING_LIVENESS, MISSING_READINESS, PENDING, Report,
 };
 

@@ -24,6 +24,7 @@ pub async fn serve(args: WebhookServeArgs) -> Exit {
         plugin_dir: args.plugin_dir,
         cache_dir: args.cache.dir(),
         policies: args.policies,
+        queue_per_core: usize::try_from(args.queue_per_core).unwrap_or(usize::MAX),
     };
     match webhook::run(client, options).await {
         Ok(()) => Exit::Success,
@@ -56,6 +57,10 @@ pub fn cert_generate(args: &CertGenerateArgs) -> Exit {
 }
 
 pub fn install_config(args: &InstallConfigArgs) -> Exit {
+    let system = match args.system.rule() {
+        Ok(system) => system,
+        Err(error) => return output::fail(Exit::Usage, &error),
+    };
     let ca_pem = match std::fs::read_to_string(&args.ca) {
         Ok(text) => text,
         Err(error) => {
@@ -76,5 +81,6 @@ pub fn install_config(args: &InstallConfigArgs) -> Exit {
         ca_pem,
         failure_policy: args.failure_policy.clone(),
         timeout_seconds: args.timeout_seconds,
+        skipped_namespaces: system.names().map(str::to_owned).collect(),
     }))
 }

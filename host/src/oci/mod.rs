@@ -19,8 +19,8 @@ use serde_json::json;
 
 pub use reference::{Reference, ReferenceError};
 
-use crate::wasm::sha256_hex;
 use client::{Registry, accept_manifest, content_type};
+use kube_devops_engine::wasm::sha256_hex;
 
 pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.wasm.config.v0+json";
@@ -97,7 +97,7 @@ impl Store {
 
     /// The default store, beside the default compiled-plugin cache.
     pub fn default_root() -> Option<PathBuf> {
-        crate::wasm::ModuleCache::default_dir()
+        kube_devops_engine::wasm::ModuleCache::default_dir()
             .and_then(|modules| modules.parent().map(Path::to_path_buf))
     }
 

@@ -34,10 +34,11 @@ use super::queue::WorkQueue;
 use super::state::Governance;
 use super::status::{policy_report, policy_status, same_state};
 use super::writer::{ClassChange, NamespaceWrite, StatusWrite};
-use crate::analysis::{Catalog, is_system_namespace};
-use crate::policy::registry::{Built, Policies};
-use crate::policy::{DevOpsPolicy, load_catalog};
-use crate::wasm::Runtime;
+use kube_devops_engine::analysis::{Catalog, SystemNamespaces};
+use kube_devops_engine::wasm::Runtime;
+use kube_devops_policy::DevOpsPolicy;
+use kube_devops_policy::build::{Build, Builder};
+use kube_devops_policy::registry::{Built, Policies};
 
 /// Pods per analysis batch.
 const BATCH: usize = 128;
@@ -57,8 +58,10 @@ const MAX_HOLD: Duration = Duration::from_secs(5);
 pub struct Scope {
     /// Only these namespaces; all when empty.
     pub namespaces: Vec<String>,
-    /// Also system namespaces when watching all.
+    /// Also system namespaces without a policy when watching all.
     pub include_system: bool,
+    /// Which namespaces are system namespaces: left alone while they have no policy.
+    pub system: SystemNamespaces,
     /// Directory of custom plugin modules named by policies.
     pub plugin_dir: Option<PathBuf>,
     /// Analysis threads.
@@ -67,11 +70,7 @@ pub struct Scope {
 
 /// What reaches the loop besides watch events.
 enum Message {
-    CatalogBuilt {
-        namespace: String,
-        token: u64,
-        result: Result<Catalog, String>,
-    },
+    CatalogBuilt(Build),
     Relisted {
         namespace: String,
         pods: Vec<WatchedPod>,
@@ -81,7 +80,8 @@ enum Message {
 pub struct Controller {
     client: Client,
     scope: Scope,
-    runtime: Arc<Runtime>,
+    /// Loads policies' catalogs off the async runtime.
+    builder: Builder,
     metrics: Arc<Metrics>,
     default_catalog: Arc<Catalog>,
     state: Governance,
@@ -110,6 +110,9 @@ pub struct Controller {
 /// What the controller is connected to.
 pub struct Wiring {
     pub runtime: Arc<Runtime>,
+    /// The analysis threads, and where their results arrive.
+    pub pool: AnalysisPool,
+    pub analysed: mpsc::UnboundedReceiver<Vec<Done>>,
     /// The catalog of namespaces without a policy.
     pub default_catalog: Arc<Catalog>,
     pub metrics: Arc<Metrics>,
@@ -126,6 +129,8 @@ impl Controller {
     pub async fn run(client: Client, scope: Scope, wiring: Wiring) {
         let Wiring {
             runtime,
+            pool,
+            mut analysed,
             default_catalog,
             metrics,
             writes,
@@ -133,12 +138,14 @@ impl Controller {
             mut shutdown,
         } = wiring;
         let (messages, mut inbox) = mpsc::unbounded_channel();
-        let (results, mut analysed) = mpsc::unbounded_channel();
-        let pool = AnalysisPool::start(scope.threads, metrics.clone(), results);
+        let builder = Builder {
+            runtime,
+            plugin_dir: scope.plugin_dir.clone(),
+        };
         let mut controller = Controller {
             client: client.clone(),
             scope,
-            runtime,
+            builder,
             metrics,
             default_catalog,
             state: Governance::default(),
@@ -230,10 +237,13 @@ impl Controller {
         }))
     }
 
+    /// Whether the namespace's pods are analysed: always where a policy is (whatever the
+    /// namespace is called), and elsewhere unless it is a system namespace.
     fn tracks(&self, namespace: &str) -> bool {
         !self.scope.namespaces.is_empty()
             || self.scope.include_system
-            || !is_system_namespace(namespace)
+            || self.policies.has_policy(namespace)
+            || !self.scope.system.contains(namespace)
     }
 
     // --- policies -------------------------------------------------------------------------
@@ -260,6 +270,10 @@ impl Controller {
             Event::Delete(policy) => {
                 let namespace = policy.namespace().unwrap_or_default();
                 self.policies.delete(&namespace, &policy.name_any());
+                if !self.tracks(&namespace) {
+                    // A system namespace whose last policy went: left alone again.
+                    self.forget_namespace(&namespace);
+                }
                 self.rebuild(&namespace);
                 self.mark_dirty(&namespace);
             }
@@ -278,34 +292,20 @@ impl Controller {
     /// runs plugins), then re-analyses the namespace.
     fn rebuild(&mut self, namespace: &str) {
         let (token, active) = self.policies.start_build(namespace);
-        let runtime = self.runtime.clone();
-        let plugin_dir = self.scope.plugin_dir.clone();
         let messages = self.messages.clone();
-        let namespace = namespace.to_owned();
-        let spawned = std::thread::Builder::new()
-            .name("policy-load".to_owned())
-            .spawn(move || {
-                let result = match active {
-                    Some(spec) => load_catalog(&runtime, &spec, plugin_dir.as_deref())
-                        .map_err(|error| error.to_string()),
-                    None => Err(String::new()),
-                };
-                let _ = messages.send(Message::CatalogBuilt {
-                    namespace,
-                    token,
-                    result,
-                });
+        let started = self
+            .builder
+            .spawn(namespace.to_owned(), token, active, move |build| {
+                let _ = messages.send(Message::CatalogBuilt(build));
             });
-        if let Err(error) = spawned {
+        if let Err(error) = started {
             tracing::error!(error = %error, "cannot start a thread to load a policy");
         }
     }
 
-    fn on_catalog_built(&mut self, namespace: String, token: u64, result: Result<Catalog, String>) {
-        match self
-            .policies
-            .finish_build(&namespace, token, result, &self.default_catalog)
-        {
+    fn on_catalog_built(&mut self, build: Build) {
+        let namespace = build.namespace.clone();
+        match self.policies.finish_build(build, &self.default_catalog) {
             Built::Stale => return,
             Built::Defaults => {}
             Built::Active { policy } => {
@@ -436,14 +436,33 @@ impl Controller {
         }
     }
 
+    /// Drops every pod of a namespace the operator no longer analyses.
+    fn forget_namespace(&mut self, namespace: &str) {
+        let keys: Vec<PodKey> = self
+            .known_pods()
+            .into_iter()
+            .filter(|key| key.namespace == namespace)
+            .collect();
+        for key in keys {
+            self.pod_deleted(&key);
+        }
+    }
+
     fn on_relisted(&mut self, namespace: &str, pods: Vec<WatchedPod>) {
         self.reevaluating.remove(namespace);
+        if !self.tracks(namespace) {
+            return;
+        }
+        // A system namespace that just got a policy: the watch's events for its pods were
+        // passed over, so the list is what there is to analyse.
+        let was_untracked = self.scope.system.contains(namespace);
         let mut requeued = 0;
         for pod in pods {
             let key = pod.key();
             // Only the version last seen: an older one would undo a newer change, and a pod
             // the watch has not reported yet will be analysed when it is.
-            if self.newest_version(&key) == Some(pod.resource_version()) {
+            let newest = self.newest_version(&key);
+            if newest == Some(pod.resource_version()) || (newest.is_none() && was_untracked) {
                 self.queue.push(pod);
                 requeued += 1;
             }
@@ -578,11 +597,7 @@ impl Controller {
 
     fn on_message(&mut self, message: Message) {
         match message {
-            Message::CatalogBuilt {
-                namespace,
-                token,
-                result,
-            } => self.on_catalog_built(namespace, token, result),
+            Message::CatalogBuilt(build) => self.on_catalog_built(build),
             Message::Relisted { namespace, pods } => self.on_relisted(&namespace, pods),
         }
     }

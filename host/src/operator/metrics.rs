@@ -17,7 +17,7 @@ use prometheus::{
 };
 
 use super::state::Governance;
-use crate::analysis::worker::CallObserver;
+use kube_devops_engine::analysis::worker::CallObserver;
 
 /// Every metric the operator exports.
 pub struct Metrics {

@@ -26,8 +26,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use kube::{Api, Client};
 use tokio::sync::{mpsc, watch};
 
-use crate::analysis::{Catalog, SetupError};
-use crate::wasm::Runtime;
+use kube_devops_engine::analysis::{Catalog, SetupError, SystemNamespaces};
 
 pub use controller::Scope;
 pub use leader::LeaseConfig;
@@ -56,10 +55,13 @@ pub enum OperatorError {
     Plugins(#[from] SetupError),
     #[error("cannot wait for termination signals: {0}")]
     Signals(std::io::Error),
+    #[error("cannot start the analysis threads: {0}")]
+    Threads(#[source] std::io::Error),
 }
 
 /// Runs the operator until SIGTERM or SIGINT; then releases the lease and returns.
 pub async fn run(client: Client, options: Options) -> Result<(), OperatorError> {
+    let mut termination = crate::service::Termination::catch().map_err(OperatorError::Signals)?;
     let listener = metrics::bind(options.metrics_addr)
         .await
         .map_err(|source| OperatorError::Bind {
@@ -67,7 +69,8 @@ pub async fn run(client: Client, options: Options) -> Result<(), OperatorError> 
             source,
         })?;
     let address = listener.local_addr().unwrap_or(options.metrics_addr);
-    let runtime = Runtime::with_cache(options.cache_dir.clone()).map_err(SetupError::from)?;
+    let runtime =
+        kube_devops_builtins::runtime(options.cache_dir.clone()).map_err(SetupError::from)?;
     let default_catalog = Arc::new(Catalog::defaults(&runtime)?);
     let metrics = metrics::Metrics::new();
     let (shutdown_tx, shutdown) = watch::channel(false);
@@ -118,11 +121,16 @@ pub async fn run(client: Client, options: Options) -> Result<(), OperatorError> 
         leader.clone(),
     ));
 
+    let (results, analysed) = mpsc::unbounded_channel();
+    let pool = pods::AnalysisPool::start(options.scope.threads, metrics.clone(), results)
+        .map_err(OperatorError::Threads)?;
     let controller = tokio::spawn(controller::Controller::run(
         client,
         options.scope,
         controller::Wiring {
             runtime,
+            pool,
+            analysed,
             default_catalog,
             metrics,
             writes: writes_tx,
@@ -131,9 +139,7 @@ pub async fn run(client: Client, options: Options) -> Result<(), OperatorError> 
         },
     ));
 
-    crate::service::termination()
-        .await
-        .map_err(OperatorError::Signals)?;
+    termination.received().await;
     tracing::info!("shutting down");
     shutdown_tx.send_replace(true);
     let _ = controller.await;
@@ -156,10 +162,16 @@ pub fn default_identity() -> String {
 }
 
 /// What to watch, with one analysis thread per core.
-pub fn scope(namespaces: Vec<String>, include_system: bool, plugin_dir: Option<PathBuf>) -> Scope {
+pub fn scope(
+    namespaces: Vec<String>,
+    include_system: bool,
+    system: SystemNamespaces,
+    plugin_dir: Option<PathBuf>,
+) -> Scope {
     Scope {
         namespaces,
         include_system,
+        system,
         plugin_dir,
         threads: std::thread::available_parallelism().map_or(1, usize::from),
     }

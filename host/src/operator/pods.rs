@@ -1,15 +1,14 @@
 //! Pods as the operator receives them, and the threads that analyse them.
 //!
 //! The watch hands over [`WatchedPod`]s: the metadata kube-rs's watcher needs, and the object's
-//! JSON text, read by the same [`crate::pod::read`] as manifest files and CLI pages. The text is
+//! JSON text, read by the same [`kube_devops_engine::pod::read`] as manifest files and CLI pages. The text is
 //! dropped once analysed; only the findings are kept ([`super::state::PodRecord`]).
 //!
 //! Analysis runs on threads of its own ([`AnalysisPool`]), never on the async runtime's: plugin
 //! calls are CPU work, and WASI's blocking output must not block a runtime thread.
 
 use std::collections::HashMap;
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
@@ -18,9 +17,10 @@ use serde_json::value::RawValue;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::state::PodRecord;
-use crate::analysis::Catalog;
-use crate::analysis::worker::{CallObserver, Worker};
-use crate::pod::{self, Origin, Read, Source};
+use kube_devops_engine::analysis::Catalog;
+use kube_devops_engine::analysis::worker::{CallObserver, Worker};
+use kube_devops_engine::pod::{self, Origin, Read, Source};
+use kube_devops_engine::pool::{Pool, PoolOptions};
 
 /// A pod from the API server: its metadata, and its JSON until analysed.
 #[derive(Debug, Clone)]
@@ -124,62 +124,45 @@ pub struct Done {
     pub pending_since: Option<i64>,
 }
 
-/// Threads that analyse batches of jobs and send each batch's results back.
+/// The engine's bounded pool, analysing batches of jobs and sending each batch's results back.
 pub struct AnalysisPool {
-    jobs: Option<mpsc::Sender<Vec<Job>>>,
-    threads: Vec<std::thread::JoinHandle<()>>,
+    pool: Pool<Vec<Job>>,
 }
 
 impl AnalysisPool {
+    /// `threads` threads; the controller keeps at most two batches per thread in flight, so a
+    /// queue of two per thread never refuses one.
     pub fn start(
         threads: usize,
         observer: Arc<dyn CallObserver + Send>,
         results: UnboundedSender<Vec<Done>>,
-    ) -> Self {
-        let (jobs, queue) = mpsc::channel::<Vec<Job>>();
-        let queue = Arc::new(Mutex::new(queue));
-        let threads = (0..threads.max(1))
-            .filter_map(|index| {
-                let queue = queue.clone();
-                let observer = observer.clone();
-                let results = results.clone();
-                std::thread::Builder::new()
-                    .name(format!("analysis-{index}"))
-                    .spawn(move || {
-                        loop {
-                            let batch = match queue.lock() {
-                                Ok(queue) => queue.recv(),
-                                Err(_) => return,
-                            };
-                            let Ok(batch) = batch else { return };
-                            if results.send(analyze_batch(batch, &*observer)).is_err() {
-                                return;
-                            }
-                        }
-                    })
-                    .ok()
-            })
-            .collect();
-        AnalysisPool {
-            jobs: Some(jobs),
+    ) -> std::io::Result<Self> {
+        let options = PoolOptions {
+            name: "analysis".to_owned(),
             threads,
-        }
+            queue_per_thread: 2,
+        };
+        let run = move |batch: Vec<Job>| {
+            // The receiver is gone only when the controller stopped.
+            let _ = results.send(analyze_batch(batch, &*observer));
+        };
+        // Operator batches have no deadline: nothing expires.
+        let pool = Pool::start(options, run, drop)?;
+        Ok(AnalysisPool { pool })
     }
 
-    /// Queues a batch; false once the pool has stopped.
+    /// Queues a batch; false once the pool has stopped (or, against the controller's own
+    /// bound, is full).
     pub fn submit(&self, batch: Vec<Job>) -> bool {
-        self.jobs
-            .as_ref()
-            .is_some_and(|jobs| jobs.send(batch).is_ok())
-    }
-}
-
-impl Drop for AnalysisPool {
-    fn drop(&mut self) {
-        // Closing the queue ends every thread after its current batch.
-        self.jobs.take();
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
+        match self.pool.submit(batch, None) {
+            Ok(()) => true,
+            Err(rejected) => {
+                tracing::error!(
+                    reason = rejected.reason(),
+                    "the analysis pool refused a batch"
+                );
+                false
+            }
         }
     }
 }

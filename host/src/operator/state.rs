@@ -5,9 +5,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use crate::analysis::report::FindingRow;
-use crate::analysis::score::{Tally, status};
-use crate::contract::Severity;
+use kube_devops_engine::analysis::report::FindingRow;
+use kube_devops_engine::analysis::score::{Tally, status};
+use kube_devops_engine::contract::Severity;
 
 /// What scoring needs of one pod.
 #[derive(Debug, Clone)]

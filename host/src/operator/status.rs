@@ -9,10 +9,10 @@ use k8s_openapi::jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::state::{Counts, Namespace};
-use crate::contract::Severity;
-use crate::policy::crd::{DevOpsPolicyStatus, EnforcementMode, Violation};
-use crate::policy::registry::Effect;
-use crate::policy::{DevOpsPolicy, DevOpsPolicySpec};
+use kube_devops_engine::contract::Severity;
+use kube_devops_policy::crd::{DevOpsPolicyStatus, EnforcementMode, Violation};
+use kube_devops_policy::registry::Effect;
+use kube_devops_policy::{DevOpsPolicy, DevOpsPolicySpec};
 
 /// Findings a policy's status lists.
 pub const MAX_VIOLATIONS: usize = 20;
@@ -218,8 +218,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::analysis::report::FindingRow;
     use crate::operator::state::{Governance, PodRecord};
+    use kube_devops_engine::analysis::report::FindingRow;
 
     fn state_with_latest_pods(pods: usize) -> Governance {
         let mut state = Governance::default();

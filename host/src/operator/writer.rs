@@ -18,8 +18,8 @@ use tokio::sync::{mpsc, watch};
 
 use super::metrics::Metrics;
 use super::status::{FIELD_MANAGER, REPORT_NAME};
-use crate::policy::DevOpsPolicy;
-use crate::policy::crd::DevOpsPolicyStatus;
+use kube_devops_policy::DevOpsPolicy;
+use kube_devops_policy::crd::DevOpsPolicyStatus;
 
 /// Everything to write for one namespace.
 #[derive(Debug)]

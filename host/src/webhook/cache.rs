@@ -13,12 +13,14 @@ use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, ResourceExt};
 use tokio::sync::{mpsc, watch};
 
-use crate::analysis::Catalog;
-use crate::contract::Severity;
-use crate::policy::crd::EnforcementMode;
-use crate::policy::registry::{Built, Policies};
-use crate::policy::{DevOpsPolicy, load_catalog};
-use crate::wasm::Runtime;
+use kube_devops_engine::analysis::Catalog;
+use kube_devops_engine::contract::Severity;
+use kube_devops_engine::wasm::Runtime;
+use kube_devops_policy::DevOpsPolicySpec;
+use kube_devops_policy::build::{Build, Builder};
+use kube_devops_policy::crd::{EnforcementMode, OwnedPods};
+use kube_devops_policy::registry::{Built, Policies};
+use kube_devops_policy::{DevOpsPolicy, load_catalog};
 
 /// What admission applies in a namespace.
 pub struct Admission {
@@ -26,6 +28,19 @@ pub struct Admission {
     pub threshold: Severity,
     /// `enforce` mode: findings at the threshold deny; otherwise they only warn.
     pub deny: bool,
+    /// What objects a workload controller creates get: warnings, or the same denial.
+    pub owned_pods: OwnedPods,
+}
+
+impl Admission {
+    pub fn new(spec: &DevOpsPolicySpec, catalog: Arc<Catalog>) -> Self {
+        Admission {
+            catalog,
+            threshold: spec.threshold(),
+            deny: spec.enforcement_mode == EnforcementMode::Enforce,
+            owned_pods: spec.owned_pods.unwrap_or_default(),
+        }
+    }
 }
 
 /// The published policies, by namespace; no entry: no policy, allow.
@@ -83,7 +98,7 @@ pub fn from_file(
     runtime: &Arc<Runtime>,
     plugin_dir: Option<&std::path::Path>,
 ) -> Result<PolicyCache, PolicyFileError> {
-    let manifests = crate::manifest::read_paths(&[path.to_owned()]);
+    let manifests = kube_devops_engine::manifest::read_paths(&[path.to_owned()]);
     if let Some(error) = manifests.errors.first() {
         return Err(PolicyFileError::Read(error.to_string()));
     }
@@ -112,11 +127,7 @@ pub fn from_file(
         seen.insert(namespace.clone(), name);
         cache.publish(
             &namespace,
-            Some(Admission {
-                catalog: Arc::new(catalog),
-                threshold: policy.spec.threshold(),
-                deny: policy.spec.enforcement_mode == EnforcementMode::Enforce,
-            }),
+            Some(Admission::new(&policy.spec, Arc::new(catalog))),
         );
     }
     cache.ready.store(true, Ordering::SeqCst);
@@ -135,7 +146,11 @@ pub async fn run(
     let mut events = watcher::watcher(Api::<DevOpsPolicy>::all(client), watcher::Config::default())
         .default_backoff()
         .boxed();
-    let (built_tx, mut built) = mpsc::unbounded_channel();
+    let (built_tx, mut built) = mpsc::unbounded_channel::<Build>();
+    let builder = Builder {
+        runtime,
+        plugin_dir,
+    };
     let mut policies = Policies::default();
     let mut listed = false;
     loop {
@@ -164,21 +179,18 @@ pub async fn run(
                 };
                 for namespace in changed {
                     let (token, spec) = policies.start_build(&namespace);
-                    let (runtime, plugin_dir, built_tx) = (runtime.clone(), plugin_dir.clone(), built_tx.clone());
-                    let spawned = std::thread::Builder::new().name("policy-load".to_owned()).spawn(move || {
-                        let result = match spec {
-                            Some(spec) => load_catalog(&runtime, &spec, plugin_dir.as_deref()).map_err(|error| error.to_string()),
-                            None => Err(String::new()),
-                        };
-                        let _ = built_tx.send((namespace, token, result));
+                    let built_tx = built_tx.clone();
+                    let started = builder.spawn(namespace, token, spec, move |build| {
+                        let _ = built_tx.send(build);
                     });
-                    if let Err(error) = spawned {
+                    if let Err(error) = started {
                         tracing::error!(error = %error, "cannot start a thread to load a policy");
                     }
                 }
             }
-            Some((namespace, token, result)) = built.recv() => {
-                match policies.finish_build(&namespace, token, result, &defaults) {
+            Some(build) = built.recv() => {
+                let namespace = build.namespace.clone();
+                match policies.finish_build(build, &defaults) {
                     Built::Stale => {}
                     Built::Invalid { policy, error } => {
                         tracing::warn!(namespace = %namespace, policy = %policy, error = %error, "policy cannot be loaded; admission uses the default checks");
@@ -186,11 +198,9 @@ pub async fn run(
                     Built::Active { policy } => tracing::info!(namespace = %namespace, policy = %policy, "policy in effect for admission"),
                     Built::Defaults => {}
                 }
-                let admission = policies.in_effect(&namespace).map(|(spec, catalog)| Admission {
-                    catalog: catalog.clone(),
-                    threshold: spec.threshold(),
-                    deny: spec.enforcement_mode == EnforcementMode::Enforce,
-                });
+                let admission = policies
+                    .in_effect(&namespace)
+                    .map(|(spec, catalog)| Admission::new(spec, catalog.clone()));
                 cache.publish(&namespace, admission);
             }
         }

@@ -10,18 +10,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     LabelSelector, LabelSelectorRequirement, ObjectMeta,
 };
 
-/// Namespaces the API server never sends: the platform's own, and the webhook's.
-const SKIPPED_NAMESPACES: [&str; 8] = [
-    "kube-system",
-    "kube-public",
-    "kube-node-lease",
-    "cert-manager",
-    "istio-system",
-    "monitoring",
-    "observability",
-    "argocd",
-];
-
 /// How the API server reaches the webhook and what happens when it cannot.
 #[derive(Debug, Clone)]
 pub struct InstallOptions {
@@ -33,6 +21,10 @@ pub struct InstallOptions {
     /// `Ignore` (admit when the webhook is down) or `Fail`.
     pub failure_policy: String,
     pub timeout_seconds: i32,
+    /// Namespaces the API server never sends (besides the webhook's own): the system
+    /// namespaces given by name. Namespaces a pattern matches still reach the webhook, which
+    /// enforces their policy if they have one.
+    pub skipped_namespaces: Vec<String>,
 }
 
 pub fn configuration(options: &InstallOptions) -> ValidatingWebhookConfiguration {
@@ -43,7 +35,7 @@ pub fn configuration(options: &InstallOptions) -> ValidatingWebhookConfiguration
         resources: Some(resources.iter().map(|r| (*r).to_owned()).collect()),
         scope: Some("Namespaced".to_owned()),
     };
-    let mut skipped: Vec<String> = SKIPPED_NAMESPACES.map(str::to_owned).to_vec();
+    let mut skipped = options.skipped_namespaces.clone();
     if !skipped.contains(&options.namespace) {
         skipped.push(options.namespace.clone());
     }

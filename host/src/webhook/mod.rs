@@ -14,19 +14,18 @@ pub mod server;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use axum_server::tls_rustls::RustlsConfig;
 use kube::Client;
 use tokio::sync::{oneshot, watch};
 
-use crate::analysis::report::PodResult;
-use crate::analysis::worker::Worker;
-use crate::analysis::{Catalog, SetupError};
-use crate::pod::PodInput;
-use crate::wasm::Runtime;
+use kube_devops_engine::analysis::report::PodResult;
+use kube_devops_engine::analysis::worker::Worker;
+use kube_devops_engine::analysis::{Catalog, SetupError};
+use kube_devops_engine::pod::PodInput;
+use kube_devops_engine::pool::{Pool, PoolOptions, Rejected};
 
 pub use server::FailurePolicy;
 
@@ -43,6 +42,8 @@ pub struct Options {
     pub cache_dir: Option<PathBuf>,
     /// Policies from this file instead of the cluster's.
     pub policies: Option<PathBuf>,
+    /// Reviews that may wait per analysis thread.
+    pub queue_per_core: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +67,8 @@ pub enum WebhookError {
     PolicyFile(#[from] cache::PolicyFileError),
     #[error("no policies: pass --policies FILE or run with a cluster")]
     NoPolicySource,
+    #[error("cannot start the analysis threads: {0}")]
+    Threads(#[source] std::io::Error),
 }
 
 /// How often the certificate files are looked at for a rotation.
@@ -74,6 +77,7 @@ const CERT_POLL: Duration = Duration::from_secs(1);
 /// Serves until SIGTERM or SIGINT, with the policies of `client`'s cluster (watched) or of
 /// `options.policies`.
 pub async fn run(client: Option<Client>, options: Options) -> Result<(), WebhookError> {
+    let mut termination = crate::service::Termination::catch().map_err(WebhookError::Signals)?;
     // kube's client and this server both use rustls with ring; the process picks it once.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let tls = RustlsConfig::from_pem_file(&options.cert, &options.key)
@@ -83,7 +87,8 @@ pub async fn run(client: Option<Client>, options: Options) -> Result<(), Webhook
             key: options.key.clone(),
             source,
         })?;
-    let runtime = Runtime::with_cache(options.cache_dir.clone()).map_err(SetupError::from)?;
+    let runtime =
+        kube_devops_builtins::runtime(options.cache_dir.clone()).map_err(SetupError::from)?;
     let defaults = Arc::new(Catalog::defaults(&runtime)?);
     let metrics = server::Metrics::new();
     let (shutdown_tx, shutdown) = watch::channel(false);
@@ -121,12 +126,15 @@ pub async fn run(client: Option<Client>, options: Options) -> Result<(), Webhook
         options.key.clone(),
         shutdown.clone(),
     ));
+    let analyzer = Analyzer::start(
+        std::thread::available_parallelism().map_or(1, usize::from),
+        options.queue_per_core,
+        metrics.clone(),
+    )
+    .map_err(WebhookError::Threads)?;
     let state = Arc::new(server::AppState {
         cache,
-        analyzer: Analyzer::start(
-            std::thread::available_parallelism().map_or(1, usize::from),
-            metrics.clone(),
-        ),
+        analyzer,
         metrics,
         failure_policy: options.failure_policy,
         deadline: options.deadline,
@@ -141,7 +149,7 @@ pub async fn run(client: Option<Client>, options: Options) -> Result<(), Webhook
         tracing::info!(addr = %bound, "serving admission reviews on https://{bound}/validate");
     }
     tokio::select! {
-        result = crate::service::termination() => result.map_err(WebhookError::Signals)?,
+        () = termination.received() => {}
         finished = serving => {
             return match finished {
                 Ok(Err(source)) => Err(WebhookError::Serve { address, source }),
@@ -199,54 +207,87 @@ struct Job {
     reply: oneshot::Sender<PodResult>,
 }
 
-/// Threads that run reviews through the plugins, off the async runtime.
+/// The engine's bounded pool running reviews through the plugins, off the async runtime.
 pub struct Analyzer {
-    jobs: Mutex<mpsc::Sender<Job>>,
+    pool: Pool<Job>,
+}
+
+/// Why a review was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shed {
+    /// Every queue slot is taken.
+    QueueFull,
+    /// The reviews ahead would not let it start before its deadline.
+    WouldMissDeadline,
+    /// The analysis threads have stopped.
+    Stopped,
+}
+
+impl Shed {
+    pub fn label(self) -> &'static str {
+        match self {
+            Shed::QueueFull => "queue_full",
+            Shed::WouldMissDeadline => "would_miss_deadline",
+            Shed::Stopped => "stopped",
+        }
+    }
 }
 
 impl Analyzer {
-    pub fn start(threads: usize, metrics: Arc<server::Metrics>) -> Self {
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let queue = Arc::new(Mutex::new(queue));
-        for index in 0..threads.max(1) {
-            let (queue, metrics) = (queue.clone(), metrics.clone());
-            let spawned = std::thread::Builder::new()
-                .name(format!("review-{index}"))
-                .spawn(move || {
-                    loop {
-                        let job = match queue.lock() {
-                            Ok(queue) => queue.recv(),
-                            Err(_) => return,
-                        };
-                        let Ok(job) = job else { return };
-                        let result = Worker::observed(&job.catalog, &*metrics).analyze(&job.pod);
-                        // The requester may have given up (deadline): nothing to do then.
-                        let _ = job.reply.send(result);
-                    }
-                });
-            if let Err(error) = spawned {
-                tracing::error!(error = %error, "cannot start an analysis thread");
-            }
-        }
-        Analyzer {
-            jobs: Mutex::new(jobs),
-        }
+    /// `threads` analysis threads with `queue_per_thread` reviews waiting each at most.
+    pub fn start(
+        threads: usize,
+        queue_per_thread: usize,
+        metrics: Arc<server::Metrics>,
+    ) -> std::io::Result<Self> {
+        let options = PoolOptions {
+            name: "review".to_owned(),
+            threads,
+            queue_per_thread,
+        };
+        let observer = metrics.clone();
+        let observer_metrics = metrics.clone();
+        let run = move |job: Job| {
+            let result = Worker::observed(&job.catalog, &*observer).analyze(&job.pod);
+            // The requester may have given up (deadline): nothing to do then.
+            let _ = job.reply.send(result);
+        };
+        // Dropping the job drops its reply: the handler, already past its deadline, answers
+        // by the failure policy.
+        let expired = move |job: Job| {
+            metrics.shed.with_label_values(&["deadline_passed"]).inc();
+            drop(job);
+        };
+        let pool = Pool::start(options, run, expired)?;
+        let capacity = i64::try_from(pool.capacity()).unwrap_or(i64::MAX);
+        observer_metrics.queue_capacity.set(capacity);
+        Ok(Analyzer { pool })
     }
 
-    /// Queues a review; false once the threads have stopped.
+    /// Queues a review that must start before `deadline`, or says at once why not.
     pub fn submit(
         &self,
         pod: PodInput,
         catalog: Arc<Catalog>,
         reply: oneshot::Sender<PodResult>,
-    ) -> bool {
-        self.jobs.lock().is_ok_and(|jobs| {
-            jobs.send(Job {
-                pod,
-                catalog,
-                reply,
+        deadline: Instant,
+    ) -> Result<(), Shed> {
+        let job = Job {
+            pod,
+            catalog,
+            reply,
+        };
+        self.pool
+            .submit(job, Some(deadline))
+            .map_err(|rejected| match rejected {
+                Rejected::Full(_) => Shed::QueueFull,
+                Rejected::WouldMiss(_) => Shed::WouldMissDeadline,
+                Rejected::Stopped(_) => Shed::Stopped,
             })
-            .is_ok()
-        })
+    }
+
+    /// Reviews waiting for a thread.
+    pub fn waiting(&self) -> usize {
+        self.pool.waiting()
     }
 }

@@ -5,8 +5,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use crate::analysis::report::FindingRow;
-use crate::contract::Severity;
+use kube_devops_engine::analysis::report::FindingRow;
+use kube_devops_engine::contract::Severity;
 
 /// Kinds reviewed: pods, and workloads whose pod template becomes a pod.
 const REVIEWED: [(&str, &str); 7] = [
@@ -44,7 +44,25 @@ pub struct Request {
     /// The object's JSON text, when there is one.
     pub object: Option<String>,
     pub dry_run: bool,
+    /// `userInfo.username`: who sent the request.
+    pub user: String,
+    /// The object has an ownerReference with `controller: true`.
+    pub controlled: bool,
 }
+
+/// The identities of the built-in controllers that create reviewed objects for a workload:
+/// kube-controller-manager's per-controller service accounts, and its own identity when it runs
+/// without them (`--use-service-account-credentials=false`).
+const WORKLOAD_CONTROLLERS: [&str; 8] = [
+    "system:serviceaccount:kube-system:replicaset-controller",
+    "system:serviceaccount:kube-system:replication-controller",
+    "system:serviceaccount:kube-system:statefulset-controller",
+    "system:serviceaccount:kube-system:daemon-set-controller",
+    "system:serviceaccount:kube-system:job-controller",
+    "system:serviceaccount:kube-system:cronjob-controller",
+    "system:serviceaccount:kube-system:deployment-controller",
+    "system:kube-controller-manager",
+];
 
 impl Request {
     /// Reads a review in one pass; the object's JSON is kept as text, not parsed here.
@@ -70,6 +88,12 @@ impl Request {
             #[serde(borrow)]
             object: Option<&'a RawValue>,
             dry_run: Option<bool>,
+            user_info: UserInfo,
+        }
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct UserInfo {
+            username: String,
         }
         #[derive(Deserialize, Default)]
         #[serde(default)]
@@ -93,6 +117,7 @@ impl Request {
             .map(RawValue::get)
             .filter(|text| text.trim_start().starts_with('{'))
             .map(str::to_owned);
+        let controlled = object.as_deref().is_some_and(has_controller_reference);
         Ok(Request {
             uid: request.uid,
             namespace: request.namespace,
@@ -101,7 +126,16 @@ impl Request {
             name: request.name,
             object,
             dry_run: request.dry_run.unwrap_or(false),
+            user: request.user_info.username,
+            controlled,
         })
+    }
+
+    /// Whether a built-in workload controller made this object for its workload: it carries a
+    /// controller ownerReference *and* the request comes from one of the controllers. An
+    /// ownerReference alone proves nothing: anyone may copy one into their pod.
+    pub fn from_workload_controller(&self) -> bool {
+        self.controlled && WORKLOAD_CONTROLLERS.contains(&self.user.as_str())
     }
 
     /// Whether this webhook reviews the request: CREATE or UPDATE of a reviewed kind.
@@ -111,6 +145,32 @@ impl Request {
                 .iter()
                 .any(|(group, kind)| self.kind.0 == *group && self.kind.1 == *kind)
     }
+}
+
+/// Whether the object JSON has an ownerReference with `controller: true`.
+fn has_controller_reference(object: &str) -> bool {
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    struct Object {
+        metadata: Metadata,
+    }
+    #[derive(Deserialize, Default)]
+    #[serde(default, rename_all = "camelCase")]
+    struct Metadata {
+        owner_references: Vec<OwnerReference>,
+    }
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    struct OwnerReference {
+        controller: Option<bool>,
+    }
+    serde_json::from_str::<Object>(object).is_ok_and(|object| {
+        object
+            .metadata
+            .owner_references
+            .iter()
+            .any(|reference| reference.controller == Some(true))
+    })
 }
 
 /// The answer to one request.

@@ -11,16 +11,16 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
 use serde_json::json;
 use tokio::sync::oneshot;
 
 use super::cache::PolicyCache;
 use super::review::{Decision, Request};
-use crate::analysis::is_system_namespace;
-use crate::analysis::report::PodResult;
-use crate::analysis::worker::CallObserver;
-use crate::pod::{self, Origin, Read, Source};
+use kube_devops_engine::analysis::report::PodResult;
+use kube_devops_engine::analysis::worker::CallObserver;
+use kube_devops_engine::pod::{self, Origin, Read, Source};
+use kube_devops_policy::crd::OwnedPods;
 
 /// Largest AdmissionReview accepted (the API server's own objects are at most ~1.5 MiB).
 pub const MAX_BODY: usize = 4 << 20;
@@ -73,7 +73,7 @@ async fn validate(State(state): State<Arc<AppState>>, body: Body) -> Response {
     if request.reviewed() && request.object.is_none() {
         return bad_request(&state, "the AdmissionReview request has no object");
     }
-    let (decision, reason) = decide(&state, &request).await;
+    let (decision, reason) = decide(&state, &request, started).await;
     let outcome = if decision.allowed {
         "allowed"
     } else {
@@ -105,13 +105,18 @@ async fn validate(State(state): State<Arc<AppState>>, body: Body) -> Response {
     axum::Json(decision.response(&request.uid)).into_response()
 }
 
-/// The decision for a request, and why, for the log.
-pub async fn decide(state: &AppState, request: &Request) -> (Decision, &'static str) {
+/// The decision for a request received at `received`, and why, for the log.
+///
+/// A namespace's policy applies whatever the namespace is called: only namespaces without a
+/// policy are let through unreviewed (the system ones are also left out of the
+/// `namespaceSelector`, see `install`).
+pub async fn decide(
+    state: &AppState,
+    request: &Request,
+    received: Instant,
+) -> (Decision, &'static str) {
     if !request.reviewed() {
         return (Decision::allow(), "not a reviewed kind or operation");
-    }
-    if is_system_namespace(&request.namespace) {
-        return (Decision::allow(), "system namespace");
     }
     let Some(admission) = state.cache.get(&request.namespace) else {
         return (Decision::allow(), "no policy in the namespace");
@@ -140,17 +145,34 @@ pub async fn decide(state: &AppState, request: &Request) -> (Decision, &'static 
     }
     // At admission nothing runs yet: status checks have nothing to see.
     input.record.status = None;
+    let deadline = received + state.deadline;
     let (reply, result) = oneshot::channel::<PodResult>();
-    if !state
+    if let Err(shed) = state
         .analyzer
-        .submit(input, admission.catalog.clone(), reply)
+        .submit(input, admission.catalog.clone(), reply, deadline)
     {
-        return failure(state, "the analysis threads have stopped");
+        // Answered now, by the failure policy: waiting could only end in a missed deadline.
+        state.metrics.shed.with_label_values(&[shed.label()]).inc();
+        tracing::warn!(
+            uid = %request.uid,
+            namespace = %request.namespace,
+            reason = shed.label(),
+            waiting = state.analyzer.waiting(),
+            "review shed under load"
+        );
+        let problem = match shed {
+            super::Shed::Stopped => "the analysis threads have stopped".to_owned(),
+            _ => format!(
+                "the webhook is overloaded and could not start the review within {} ms",
+                state.deadline.as_millis()
+            ),
+        };
+        return failure(state, &problem);
     }
-    let result = match tokio::time::timeout(state.deadline, result).await {
+    let result = match tokio::time::timeout_at(deadline.into(), result).await {
         Ok(Ok(result)) => result,
-        Ok(Err(_)) => return failure(state, "the analysis failed"),
-        Err(_) => {
+        // The pool dropped it unrun: its deadline passed while it waited.
+        Ok(Err(_)) | Err(_) => {
             return failure(
                 state,
                 &format!(
@@ -163,8 +185,20 @@ pub async fn decide(state: &AppState, request: &Request) -> (Decision, &'static 
     if result.exempt {
         return (Decision::allow(), "exempt");
     }
-    let mut decision =
-        Decision::from_findings(&result.findings, admission.threshold, admission.deny);
+    // A workload controller's pods (and ReplicaSets, Jobs) were reviewed as their workload.
+    let owned_warn = admission.owned_pods == OwnedPods::Warn && request.from_workload_controller();
+    let mut decision = Decision::from_findings(
+        &result.findings,
+        admission.threshold,
+        admission.deny && !owned_warn,
+    );
+    if owned_warn && admission.deny && !decision.warnings.is_empty() {
+        decision.warnings.push(format!(
+            "kube-devops: allowed with warnings: created by {} for its workload, which is \
+             reviewed when applied (ownedPods: warn)",
+            request.user
+        ));
+    }
     if result.diagnostics.is_empty() {
         let reason = if decision.allowed {
             "no blocking finding"
@@ -253,6 +287,8 @@ async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    let waiting = i64::try_from(state.analyzer.waiting()).unwrap_or(i64::MAX);
+    state.metrics.queue_waiting.set(waiting);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
@@ -266,6 +302,11 @@ pub struct Metrics {
     pub warnings: IntCounterVec,
     pub errors: IntCounterVec,
     pub latency: HistogramVec,
+    /// Reviews answered by the failure policy without being run, by reason.
+    pub shed: IntCounterVec,
+    /// Reviews that may wait for an analysis thread, and those waiting at the scrape.
+    pub queue_capacity: IntGauge,
+    pub queue_waiting: IntGauge,
     plugin_calls: HistogramVec,
 }
 
@@ -294,6 +335,24 @@ impl Metrics {
             "Bad requests, review failures and plugin failures",
             "kind",
         );
+        let shed = counter(
+            "shed_total",
+            "Reviews answered by the failure policy without running, by reason (queue_full, would_miss_deadline, deadline_passed)",
+            "reason",
+        );
+        let gauge = |name: &str, help: &str| {
+            let metric =
+                IntGauge::new(format!("kube_devops_webhook_{name}"), help).expect("valid metric");
+            registry
+                .register(Box::new(metric.clone()))
+                .expect("unique metric");
+            metric
+        };
+        let queue_capacity = gauge(
+            "queue_capacity",
+            "Reviews that may wait for an analysis thread (--queue-per-core per core)",
+        );
+        let queue_waiting = gauge("queue_waiting", "Reviews waiting for an analysis thread");
         let buckets = vec![
             0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
         ];
@@ -325,6 +384,9 @@ impl Metrics {
             warnings,
             errors,
             latency,
+            shed,
+            queue_capacity,
+            queue_waiting,
             plugin_calls,
         })
     }

@@ -1,6 +1,8 @@
 //! Test plugin that misbehaves on purpose. Its `mode` setting picks how; `onlyPod` limits the
 //! misbehaviour to one pod name so tests can check the other pods still get analysed.
 
+use std::sync::{Mutex, PoisonError};
+
 use kube_devops_sdk::prelude::*;
 use serde::Deserialize;
 
@@ -30,13 +32,40 @@ enum Mode {
     Million,
     /// Returns one finding whose message is 100 MB.
     HugeString,
+    /// Keeps every pod it analyses (its `namespace/name` key and the raw pod JSON from the host)
+    /// in a `static`, the way a malicious plugin would hoard one tenant's data, and returns one
+    /// finding per pod whose message is exactly `seen:` followed by, for every pod this
+    /// instance has analysed in stash mode so far, in analysis order, a space and that pod's
+    /// `namespace/name` (for example `seen: ns-a/pod-1 ns-b/pod-2`). The pod being analysed is
+    /// always the last key, a pod analysed twice appears twice, and pods `onlyPod` leaves out
+    /// are neither kept nor listed. Valid Kubernetes names and namespaces contain neither spaces
+    /// nor `/`, so splitting on spaces recovers the keys: any key before the last one proves
+    /// this instance's memory carried an earlier pod's data into this pod's findings.
+    Stash,
+    /// Burns CPU for `spinIterations` loop iterations, then returns the normal finding: a slow
+    /// plugin for overload tests, since the frozen sandbox clocks cannot time a wait.
+    Spin,
 }
+
+/// What stash mode keeps of one pod.
+struct Stashed {
+    key: String,
+    // Never read back: holding the tenant's raw data in memory is the point.
+    #[allow(dead_code)]
+    pod_json: String,
+}
+
+/// Everything stash mode has seen in this instance, in analysis order. A `static` rather than a
+/// field of the plugin so it lasts as long as the instance's memory, even if the host calls
+/// `configure` again (which replaces the plugin value).
+static SEEN: Mutex<Vec<Stashed>> = Mutex::new(Vec::new());
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 struct Settings {
     mode: Mode,
     only_pod: Option<String>,
+    spin_iterations: u64,
 }
 
 struct Misbehave(Settings);
@@ -96,6 +125,28 @@ impl Plugin for Misbehave {
             Mode::PodJson => {
                 let json = kube_devops_sdk::pod_json();
                 vec![Finding::new(CHECK, json)]
+            }
+            Mode::Stash => {
+                let mut seen = SEEN.lock().unwrap_or_else(PoisonError::into_inner);
+                seen.push(Stashed {
+                    key: format!("{}/{}", pod.metadata.namespace, pod.metadata.name),
+                    pod_json: kube_devops_sdk::pod_json(),
+                });
+                let mut message = String::from("seen:");
+                for stashed in seen.iter() {
+                    message.push(' ');
+                    message.push_str(&stashed.key);
+                }
+                vec![Finding::new(CHECK, message)]
+            }
+            Mode::Spin => {
+                let mut counter: u64 = 0;
+                // black_box on the bound and the counter keeps the loop from being folded away.
+                for _ in 0..std::hint::black_box(self.0.spin_iterations) {
+                    counter = std::hint::black_box(counter.wrapping_add(1));
+                }
+                std::hint::black_box(counter);
+                vec![Finding::new(CHECK, "found")]
             }
         }
     }

@@ -1,0 +1,226 @@
+//! One thread's view of the plugins: a live instance of each, reused pod after pod, and the
+//! checks on what the plugins return.
+//!
+//! Instances of built-ins (and, in the CLI, of the user's own plugins) are reused because
+//! instantiating costs more than most checks; every instance starts from the same configured
+//! state. A worker's instances outlive it: they go back to their plugin
+//! ([`ActivePlugin::put_idle`]) for the next worker. An untrusted plugin isolated per pod
+//! ([`ActivePlugin::fresh_per_pod`]) gets a fresh instance for every pod, so a plugin that keeps
+//! one pod's data in its memory cannot write it into another's findings. After a failure the
+//! instance is dropped and the next pod gets a fresh one; a plugin that fails on
+//! [`MAX_CONSECUTIVE_FAILURES`] pods in a row is switched off for the rest of the run.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::catalog::{ActivePlugin, Catalog};
+use super::exemption::Exemption;
+use super::report::{Diagnostic, DiagnosticKind, FindingRow, PodResult};
+use crate::contract::Finding;
+use crate::pod::PodInput;
+use crate::wasm::Instance;
+
+/// Failures in a row after which a plugin is no longer called in this run.
+pub const MAX_CONSECUTIVE_FAILURES: u32 = 3;
+/// Longest message kept from a plugin, in bytes.
+const MAX_MESSAGE: usize = 1024;
+
+#[derive(Default)]
+struct Slot {
+    instance: Option<Instance>,
+    failures: u32,
+    disabled: bool,
+}
+
+/// Told of every plugin call (the operator and the webhook export them as metrics).
+pub trait CallObserver: Sync {
+    fn observe(&self, plugin: &str, elapsed: Duration, failed: bool);
+}
+
+/// Runs pods through every plugin of a catalog, on the calling thread.
+pub struct Worker<'a> {
+    catalog: &'a Catalog,
+    slots: Vec<Slot>,
+    observer: Option<&'a dyn CallObserver>,
+}
+
+impl<'a> Worker<'a> {
+    pub fn new(catalog: &'a Catalog) -> Self {
+        let slots = catalog.plugins.iter().map(|_| Slot::default()).collect();
+        Worker {
+            catalog,
+            slots,
+            observer: None,
+        }
+    }
+
+    /// A worker that reports each plugin call to `observer`.
+    pub fn observed(catalog: &'a Catalog, observer: &'a dyn CallObserver) -> Self {
+        let mut worker = Worker::new(catalog);
+        worker.observer = Some(observer);
+        worker
+    }
+
+    /// Every enabled check's findings for `pod`; plugin failures become diagnostics.
+    pub fn analyze(&mut self, pod: &PodInput) -> PodResult {
+        let mut result = PodResult {
+            namespace: pod.record.metadata.namespace.clone(),
+            ..PodResult::default()
+        };
+        let exemption = Exemption::of(&pod.record);
+        if exemption == Exemption::All {
+            result.exempt = true;
+            return result;
+        }
+        let names = PodNames {
+            namespace: Arc::from(pod.record.metadata.namespace.as_str()),
+            pod: Arc::from(pod.record.metadata.name.as_str()),
+        };
+        for (plugin, slot) in self.catalog.plugins.iter().zip(&mut self.slots) {
+            if slot.disabled || !plugin.applies_to(&pod.record) {
+                continue;
+            }
+            let started = Instant::now();
+            let reused = if plugin.fresh_per_pod {
+                None
+            } else {
+                slot.instance.take().or_else(|| plugin.take_idle())
+            };
+            let outcome = match reused {
+                Some(instance) => Ok(instance),
+                None => Instance::start(&plugin.plugin),
+            }
+            .and_then(|mut instance| {
+                let findings = instance.analyze(pod)?;
+                // An isolated plugin's instance ends with its pod.
+                if !plugin.fresh_per_pod {
+                    slot.instance = Some(instance);
+                }
+                Ok(findings)
+            });
+            if let Some(observer) = self.observer {
+                observer.observe(plugin.name(), started.elapsed(), outcome.is_err());
+            }
+            match outcome {
+                Ok(findings) => {
+                    slot.failures = 0;
+                    accept(plugin, pod, &names, &exemption, findings, &mut result);
+                }
+                Err(error) => {
+                    // The failed instance was not put back: the next pod gets a fresh one.
+                    slot.failures += 1;
+                    let mut message = format!(
+                        "plugin `{}` failed on pod {}: {error}",
+                        plugin.name(),
+                        pod.key()
+                    );
+                    if slot.failures >= MAX_CONSECUTIVE_FAILURES {
+                        slot.disabled = true;
+                        message.push_str(&format!("; it failed on {MAX_CONSECUTIVE_FAILURES} pods in a row and is not run on further pods"));
+                    }
+                    result
+                        .diagnostics
+                        .push(plugin_diagnostic(plugin, pod, message));
+                }
+            }
+        }
+        result
+    }
+}
+
+/// A worker's healthy instances go back to their plugins for the next worker.
+impl Drop for Worker<'_> {
+    fn drop(&mut self) {
+        for (plugin, slot) in self.catalog.plugins.iter().zip(&mut self.slots) {
+            if let Some(instance) = slot.instance.take() {
+                plugin.put_idle(instance);
+            }
+        }
+    }
+}
+
+/// The pod's names, allocated once and shared by all its findings.
+struct PodNames {
+    namespace: Arc<str>,
+    pod: Arc<str>,
+}
+
+/// Keeps the findings of enabled, declared, non-exempt checks; reports the malformed ones.
+fn accept(
+    plugin: &ActivePlugin,
+    pod: &PodInput,
+    names: &PodNames,
+    exemption: &Exemption,
+    findings: Vec<Finding>,
+    result: &mut PodResult,
+) {
+    let limit = plugin.plugin.limits.max_findings;
+    if findings.len() > limit {
+        let message = format!(
+            "plugin `{}` returned {} findings for pod {}; only the first {limit} are kept",
+            plugin.name(),
+            findings.len(),
+            pod.key()
+        );
+        result
+            .diagnostics
+            .push(plugin_diagnostic(plugin, pod, message));
+    }
+    for finding in findings.into_iter().take(limit) {
+        let Some(rule) = plugin.rule(&finding.check) else {
+            let message = format!(
+                "plugin `{}` returned a finding for check `{}`, which it does not declare; ignored",
+                plugin.name(),
+                finding.check
+            );
+            result
+                .diagnostics
+                .push(plugin_diagnostic(plugin, pod, message));
+            continue;
+        };
+        if !rule.enabled {
+            continue;
+        }
+        if exemption.covers(&rule.id) {
+            result.exempted_findings += 1;
+            continue;
+        }
+        let severity = match finding.severity {
+            Some(severity) if !rule.severity_overridden => severity,
+            _ => rule.severity,
+        };
+        result.findings.push(FindingRow {
+            plugin: plugin.name.clone(),
+            check: rule.id.clone(),
+            severity,
+            namespace: names.namespace.clone(),
+            pod: names.pod.clone(),
+            container: finding.container,
+            message: truncate(finding.message),
+            magnitude: finding.magnitude,
+            weight: rule.weight,
+        });
+    }
+}
+
+fn plugin_diagnostic(plugin: &ActivePlugin, pod: &PodInput, message: String) -> Diagnostic {
+    Diagnostic {
+        kind: DiagnosticKind::Plugin,
+        plugin: Some(plugin.name().to_owned()),
+        pod: Some(pod.key()),
+        location: None,
+        message,
+    }
+}
+
+fn truncate(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE {
+        let mut end = MAX_MESSAGE;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push('…');
+    }
+    message
+}

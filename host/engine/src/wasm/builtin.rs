@@ -1,0 +1,14 @@
+//! A built-in plugin as the engine receives it: the `kube-devops-builtins` crate embeds the
+//! components of `plugins/` and hands them over as a `&'static [Builtin]`, so the engine itself
+//! builds without a wasm target.
+
+/// One embedded plugin.
+#[derive(Debug)]
+pub struct Builtin {
+    /// The plugin's crate name under `plugins/`.
+    pub name: &'static str,
+    /// The component, as built for `wasm32-wasip2`.
+    pub wasm: &'static [u8],
+    /// The component compiled ahead of time by `engine_config()`, if the build targeted this host.
+    pub precompiled: Option<&'static [u8]>,
+}

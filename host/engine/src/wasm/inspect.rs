@@ -1,0 +1,102 @@
+//! What a plugin component asks of the host: its imports (the capabilities it wants), its
+//! exports (the world it targets), and what the sandbox gives each import. Read from the
+//! component's type, without running it.
+
+use super::Runtime;
+pub use super::grants::Access;
+use super::grants::access_of;
+use super::plugin::{LoadError, PluginOrigin};
+
+/// The package and version of the contract this host implements.
+pub const WORLD: &str = "kube-devops:analyzer/analyzer@0.1.0";
+
+/// One import and what the sandbox gives for it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Import {
+    /// The interface, e.g. `wasi:cli/environment@0.2.6`.
+    pub name: String,
+    #[serde(flatten)]
+    pub access: Access,
+}
+
+/// The shape of a component, as `plugin inspect` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Shape {
+    pub imports: Vec<Import>,
+    pub exports: Vec<String>,
+    /// The world it was built for, when it exports this host's three functions.
+    pub world: Option<&'static str>,
+}
+
+/// Every import of `component` that the allow-list does not grant, as `name (why)`: all of
+/// them, so a plugin author sees the whole list at once.
+pub(super) fn refused_imports(
+    engine: &wasmtime::Engine,
+    component: &wasmtime::component::Component,
+) -> Vec<String> {
+    capabilities(engine, component)
+        .into_iter()
+        .filter_map(|name| match access_of(&name) {
+            Access::Refused(reason) => Some(format!("`{name}` ({reason})")),
+            Access::Granted(_) => None,
+        })
+        .collect()
+}
+
+impl Runtime {
+    /// The shape of the component in `bytes` (compiled, through the cache when there is one),
+    /// for a plugin that may not load.
+    pub fn inspect(&self, origin: &PluginOrigin, bytes: &[u8]) -> Result<Shape, LoadError> {
+        let (component, _) = self.compile(origin, bytes, &super::plugin::sha256_hex(bytes))?;
+        Ok(shape_of(&self.engine, &component))
+    }
+}
+
+impl super::LoadedPlugin {
+    /// The shape of this plugin's component, from the code already compiled.
+    pub fn shape(&self) -> Shape {
+        shape_of(&self.runtime.engine, self.pre.instance_pre().component())
+    }
+}
+
+/// The names of the component's imports that ask the host for something: its instances and
+/// functions. Imported types (the records its interfaces use) are not capabilities.
+fn capabilities(
+    engine: &wasmtime::Engine,
+    component: &wasmtime::component::Component,
+) -> Vec<String> {
+    use wasmtime::component::types::ComponentItem;
+    component
+        .component_type()
+        .imports(engine)
+        .filter(|(_, item)| !matches!(item.ty, ComponentItem::Type(_)))
+        .map(|(name, _)| name.to_owned())
+        .collect()
+}
+
+fn shape_of(engine: &wasmtime::Engine, component: &wasmtime::component::Component) -> Shape {
+    let ty = component.component_type();
+    let imports = capabilities(engine, component)
+        .into_iter()
+        .map(|name| Import {
+            access: access_of(&name),
+            name,
+        })
+        .collect();
+    let mut exports: Vec<String> = ty
+        .exports(engine)
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    exports.sort();
+    // Some toolchains export extra interfaces (componentize-py's `exports`); what matters is
+    // that the world's three functions are there.
+    let world = ["analyze", "configure", "metadata"]
+        .iter()
+        .all(|name| exports.iter().any(|export| export == name))
+        .then_some(WORLD);
+    Shape {
+        imports,
+        exports,
+        world,
+    }
+}

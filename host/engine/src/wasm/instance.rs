@@ -1,0 +1,139 @@
+//! One live plugin instance and its calls, each under the plugin's time limit.
+
+use std::time::Duration;
+
+use wasmtime::{Store, Trap};
+
+use super::sandbox::Breach;
+use super::{HostState, Limits, LoadedPlugin, deadline_ticks};
+use crate::contract::{Analyzer, Finding, PluginMetadata};
+use crate::pod::PodInput;
+
+/// Why a call into a plugin failed. The instance is unusable afterwards.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("timed out after {} ms", .0.as_millis())]
+    Timeout(Duration),
+    #[error("exceeded its memory limit of {} MiB", .0 >> 20)]
+    Memory(usize),
+    #[error("exceeded a resource limit: {0}")]
+    Resource(#[source] Breach),
+    #[error("overflowed its stack")]
+    StackOverflow,
+    #[error("trapped: {trap}{}", output_suffix(.output))]
+    Trap { trap: String, output: String },
+    #[error("rejected its settings: {0}")]
+    Settings(String),
+}
+
+fn output_suffix(output: &str) -> String {
+    if output.is_empty() {
+        String::new()
+    } else {
+        format!(" (plugin output: {output})")
+    }
+}
+
+/// A plugin instance with its own store: its memory, its limits, the pod being analysed.
+pub struct Instance {
+    store: Store<HostState>,
+    bindings: Analyzer,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instance")
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+impl Instance {
+    /// Instantiates `plugin` without configuring it (loading reads metadata first).
+    pub(super) fn new(plugin: &LoadedPlugin) -> Result<Self, CallError> {
+        let limits = plugin.limits;
+        let mut store = Store::new(plugin.runtime.engine(), HostState::new(limits.memory_bytes));
+        store.limiter(|state| &mut state.limits);
+        store.set_epoch_deadline(deadline_ticks(limits.timeout));
+        match plugin.pre.instantiate(&mut store) {
+            Ok(bindings) => Ok(Instance {
+                store,
+                bindings,
+                limits,
+            }),
+            Err(error) => Err(classify(&store, limits, error)),
+        }
+    }
+
+    /// A configured instance, ready to analyse pods.
+    pub fn start(plugin: &LoadedPlugin) -> Result<Self, CallError> {
+        let mut instance = Self::new(plugin)?;
+        instance
+            .configure(&plugin.settings)?
+            .map_err(CallError::Settings)?;
+        Ok(instance)
+    }
+
+    pub fn metadata(&mut self) -> Result<PluginMetadata, CallError> {
+        self.arm();
+        self.bindings
+            .call_metadata(&mut self.store)
+            .map_err(|error| classify(&self.store, self.limits, error))
+    }
+
+    /// Passes the settings; the inner `Err` is the plugin's own refusal.
+    pub fn configure(&mut self, settings: &str) -> Result<Result<(), String>, CallError> {
+        self.arm();
+        self.bindings
+            .call_configure(&mut self.store, settings)
+            .map_err(|error| classify(&self.store, self.limits, error))
+    }
+
+    /// The plugin's findings for `pod`.
+    pub fn analyze(&mut self, pod: &PodInput) -> Result<Vec<Finding>, CallError> {
+        self.arm();
+        let state = self.store.data_mut();
+        state.pod = Some(pod.source.clone());
+        state.analysis_time = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| {
+                i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
+            });
+        let result = self.bindings.call_analyze(&mut self.store, &pod.record);
+        self.store.data_mut().pod = None;
+        result.map_err(|error| classify(&self.store, self.limits, error))
+    }
+
+    /// Restarts the time limit for the next call.
+    fn arm(&mut self) {
+        self.store
+            .set_epoch_deadline(deadline_ticks(self.limits.timeout));
+    }
+}
+
+/// Names what went wrong in a failed call, by wasmtime's typed errors and the limiter's record,
+/// with the plugin's last output for any other trap.
+fn classify(store: &Store<HostState>, limits: Limits, error: wasmtime::Error) -> CallError {
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => return CallError::Timeout(limits.timeout),
+        Some(Trap::StackOverflow) => return CallError::StackOverflow,
+        _ => {}
+    }
+    let breach = error
+        .downcast_ref::<Breach>()
+        .copied()
+        .or(store.data().limits.breached);
+    match breach {
+        Some(Breach::Memory { .. }) => return CallError::Memory(limits.memory_bytes),
+        Some(breach) => return CallError::Resource(breach),
+        None => {}
+    }
+    // The backtrace context says where; the root cause says what.
+    let root = error.root_cause().to_string();
+    let trap = error.downcast_ref::<Trap>().map_or(root, Trap::to_string);
+    CallError::Trap {
+        trap,
+        output: store.data().output_tail(),
+    }
+}
