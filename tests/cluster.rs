@@ -8,6 +8,42 @@ use std::sync::atomic::Ordering;
 use support::apiserver::{ApiServer, kubeconfig_for, pod};
 use support::{run, temp_dir};
 
+/// Regression: `kube-devops --kubeconfig F check` was refused; global flags go before or after
+/// the command, as kubectl takes them.
+#[test]
+fn cluster_flags_work_before_or_after_the_command() {
+    let server = ApiServer::start();
+    let dir = temp_dir();
+    let kubeconfig = server.kubeconfig(dir.path());
+    for args in [
+        [
+            "--kubeconfig",
+            kubeconfig.as_str(),
+            "--log-format",
+            "json",
+            "check",
+        ],
+        [
+            "check",
+            "--kubeconfig",
+            kubeconfig.as_str(),
+            "--log-format",
+            "json",
+        ],
+        [
+            "--log-format",
+            "json",
+            "check",
+            "--kubeconfig",
+            kubeconfig.as_str(),
+        ],
+    ] {
+        let result = run(&args);
+        assert_eq!(result.code, 0, "{args:?}: {result:?}");
+        assert!(result.stdout.contains(&server.url), "{args:?}: {result:?}");
+    }
+}
+
 #[test]
 fn check_prints_server_version_and_permissions() {
     let server = ApiServer::start();

@@ -149,6 +149,68 @@ fn lost_fields(original: &Value, back: &Value, path: &str, lost: &mut Vec<String
     }
 }
 
+/// Regression: `examples/manifests/running-pods.json` was no valid Pod for the API server (an
+/// ownerReference without `apiVersion`/`uid`, a containerStatus without `imageID`). Every object
+/// under `examples/` is held to the Kubernetes schema, as the chart's are.
+#[test]
+fn every_example_is_a_strictly_valid_kubernetes_object() {
+    use k8s_openapi::api::apps::v1::StatefulSet;
+    use k8s_openapi::api::batch::v1::CronJob;
+    use k8s_openapi::api::core::v1::Pod;
+    let examples = support::workspace().join("examples");
+    let mut objects: Vec<(String, Value)> = Vec::new();
+    for dir in ["manifests", "webhook"] {
+        let mut paths: Vec<_> = std::fs::read_dir(examples.join(dir))
+            .expect("examples")
+            .map(|entry| entry.expect("entry").path())
+            .collect();
+        paths.sort();
+        for path in paths {
+            let text = std::fs::read_to_string(&path).expect("example");
+            let name = path.display().to_string();
+            let documents: Vec<Value> = if name.ends_with(".json") {
+                vec![serde_json::from_str(&text).expect("JSON")]
+            } else {
+                text.split("\n---")
+                    .filter(|document| document.lines().any(|line| line.starts_with("kind:")))
+                    .map(|document| serde_saphyr::from_str(document).expect("YAML"))
+                    .collect()
+            };
+            for document in documents {
+                match document["kind"].as_str() {
+                    Some("List") => objects.extend(
+                        document["items"]
+                            .as_array()
+                            .expect("items")
+                            .iter()
+                            .map(|item| (name.clone(), item.clone())),
+                    ),
+                    // What the API server would have admitted: the object under review.
+                    Some("AdmissionReview") => {
+                        objects.push((name.clone(), document["request"]["object"].clone()));
+                    }
+                    _ => objects.push((name.clone(), document)),
+                }
+            }
+        }
+    }
+    let mut problems = Vec::new();
+    for (file, object) in &objects {
+        let lost = match object["kind"].as_str().unwrap_or_default() {
+            "Pod" => strictly::<Pod>(object),
+            "Deployment" => strictly::<Deployment>(object),
+            "StatefulSet" => strictly::<StatefulSet>(object),
+            "CronJob" => strictly::<CronJob>(object),
+            "Service" => strictly::<Service>(object),
+            "DevOpsPolicy" => strictly::<kube_devops_policy::DevOpsPolicy>(object),
+            other => vec![format!("no strict check for kind {other}")],
+        };
+        problems.extend(lost.into_iter().map(|problem| format!("{file}: {problem}")));
+    }
+    assert!(objects.len() >= 8, "{objects:?}");
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
 /// The strict check for each kind the chart may render; kinds outside k8s-openapi (cert-manager,
 /// prometheus-operator) against the fields their CRDs define.
 fn check_strictly(object: &Object) -> Vec<String> {

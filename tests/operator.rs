@@ -27,6 +27,14 @@ fn wait_status(server: &ApiServer, what: &str, check: impl Fn(&Value) -> bool) -
     })
 }
 
+/// The status condition of `kind`, or null.
+fn condition<'a>(status: &'a Value, kind: &str) -> &'a Value {
+    status["conditions"]
+        .as_array()
+        .and_then(|conditions| conditions.iter().find(|c| c["type"] == kind))
+        .unwrap_or(&Value::Null)
+}
+
 fn report(server: &ApiServer) -> Value {
     server
         .object("policyreports", Some(NS), "kube-devops")
@@ -218,14 +226,9 @@ fn an_invalid_policy_is_reported_in_its_status() {
     server.apply_object(pod(NS, "web", "nginx:latest", "Running", 0));
     let _operator = start_operator(&server, dir.path(), &[]);
     let status = wait_status(&server, "the policy is refused", |status| {
-        status["conditions"]
-            .as_array()
-            .is_some_and(|conditions| conditions.iter().any(|c| c["reason"] == "InvalidPolicy"))
+        condition(status, "Ready")["reason"] == "InvalidPolicy"
     });
-    let ready = status["conditions"]
-        .as_array()
-        .and_then(|conditions| conditions.iter().find(|c| c["type"] == "Ready"))
-        .expect("Ready condition");
+    let ready = condition(&status, "Ready");
     assert_eq!(ready["status"], "False");
     assert!(
         ready["message"]
@@ -532,10 +535,7 @@ fn a_custom_plugin_named_by_a_policy_runs_only_with_its_pinned_digest() {
     let status = wait_status(&server, "the wrong digest is refused", |status| {
         status["observedGeneration"] == 2
     });
-    let ready = status["conditions"]
-        .as_array()
-        .and_then(|conditions| conditions.iter().find(|c| c["type"] == "Ready"))
-        .expect("Ready condition");
+    let ready = condition(&status, "Ready");
     assert_eq!(ready["reason"], "InvalidPolicy");
     assert!(
         ready["message"]
@@ -672,14 +672,9 @@ fn a_pinned_module_swapped_on_disk_never_runs_and_the_status_says_why() {
     let plugin_dir = plugins.to_string_lossy().into_owned();
     let operator = start_operator(&server, dir.path(), &["--plugin-dir", &plugin_dir]);
     let status = wait_status(&server, "the swapped module is refused", |status| {
-        status["conditions"]
-            .as_array()
-            .is_some_and(|conditions| conditions.iter().any(|c| c["reason"] == "InvalidPolicy"))
+        condition(status, "Ready")["reason"] == "InvalidPolicy"
     });
-    let ready = status["conditions"]
-        .as_array()
-        .and_then(|conditions| conditions.iter().find(|c| c["type"] == "Ready"))
-        .expect("Ready condition");
+    let ready = condition(&status, "Ready");
     let message = ready["message"].as_str().unwrap_or_default();
     assert!(message.contains("pinned to"), "{ready}");
     assert!(message.contains("was not run"), "{ready}");

@@ -245,6 +245,18 @@ fn plugin_inspect_shows_world_imports_size_and_digest() {
     let missing = support::run(&["plugin", "inspect", "/nonexistent.wasm"]);
     assert_eq!(missing.code, 2);
     assert!(missing.stderr.contains("/nonexistent.wasm"), "{missing:?}");
+
+    // A built-in, by name.
+    let builtin = support::run(&["plugin", "inspect", "probes", "-o", "json", "--no-cache"]);
+    assert_eq!(builtin.code, 0, "{builtin:?}");
+    let inspection = builtin.json();
+    assert_eq!(inspection["plugin"]["name"], "probes");
+    assert!(
+        inspection["plugin"]["checks"]
+            .to_string()
+            .contains("missing-liveness-probe"),
+        "{inspection}"
+    );
 }
 
 /// Writes a golden case for `plugin test`.

@@ -157,6 +157,40 @@ fn probes_are_checked_on_regular_containers_only() {
     );
 }
 
+/// Pods that run to completion need no readiness probe (checkov and Polaris exempt them):
+/// `skipJobs` passes over Jobs, CronJobs and their pods. Off by default, as in the seed.
+#[test]
+fn probes_can_skip_jobs_and_cronjobs() {
+    let bare = serde_json::json!({"containers": [{"name": "app", "image": "a:1"}]});
+    let template = serde_json::json!({"spec": bare});
+    let manifests = [
+        serde_json::json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "once"}, "spec": {"template": template}}),
+        serde_json::json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly"}, "spec": {"jobTemplate": {"spec": {"template": template}}}}),
+        serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "once-x2x9q", "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": "once", "uid": "u", "controller": true}]}, "spec": bare}),
+        serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {"template": template}}),
+    ]
+    .map(|manifest| manifest.to_string())
+    .join("\n");
+    let pods_with = |report: &Report| {
+        let mut pods: Vec<String> = findings_of(report, "missing-readiness-probe")
+            .iter()
+            .map(|finding| finding.pod.to_string())
+            .collect();
+        pods.sort();
+        pods
+    };
+    assert_eq!(
+        pods_with(&analyze(&manifests)),
+        ["nightly", "once", "once-x2x9q", "web"]
+    );
+    let skipping = analyze_with(
+        "plugins:\n  probes:\n    settings: {skipJobs: true}\n",
+        &manifests,
+        &Filter::default(),
+    );
+    assert_eq!(pods_with(&skipping), ["web"]);
+}
+
 #[test]
 fn restarts_above_three_weigh_up_to_five() {
     let status = |counts: &[i32]| {

@@ -58,6 +58,22 @@ fn assert_builtins_intact(report: &serde_json::Value) {
     assert_eq!(summary["missingLiveness"], 3, "{summary}");
 }
 
+/// A plugin failed on the victim: the run is incomplete (exit 5), and says by which plugin.
+fn assert_incomplete(result: &support::Run, report: &serde_json::Value) {
+    assert_eq!(result.code, 5, "{result:?}");
+    assert_eq!(report["complete"], false, "{report}");
+    assert_eq!(
+        report["incomplete"],
+        serde_json::json!([{"plugin": "misbehave", "pods": 1}]),
+        "{report}"
+    );
+    assert!(
+        result.stderr.contains("the analysis is incomplete"),
+        "{}",
+        result.stderr
+    );
+}
+
 fn plugin_diagnostics(report: &serde_json::Value) -> Vec<String> {
     report["diagnostics"]
         .as_array()
@@ -75,6 +91,7 @@ fn plugin_diagnostics(report: &serde_json::Value) -> Vec<String> {
 fn well_behaved_custom_plugin_joins_the_score() {
     let (result, report) = misbehave("ok");
     assert_eq!(result.code, 0, "{result:?}");
+    assert_eq!(report["complete"], true, "{report}");
     assert_builtins_intact(&report);
     assert_eq!(report["summary"]["checks"]["misbehave"], 3);
     assert!(plugin_diagnostics(&report).is_empty());
@@ -85,10 +102,8 @@ fn well_behaved_custom_plugin_joins_the_score() {
 #[test]
 fn infinite_loop_is_stopped_at_the_time_limit() {
     let (result, report) = misbehave("loop");
-    assert_eq!(
-        result.code, 0,
-        "a plugin failure is a diagnostic, not a failed run: {result:?}"
-    );
+    // A plugin failure is a diagnostic, and the run says it is incomplete.
+    assert_incomplete(&result, &report);
     assert_builtins_intact(&report);
     assert_eq!(
         report["summary"]["checks"]["misbehave"], 2,
@@ -96,7 +111,7 @@ fn infinite_loop_is_stopped_at_the_time_limit() {
     );
     assert_eq!(
         plugin_diagnostics(&report),
-        ["plugin `misbehave` failed on pod shop/victim: timed out after 200 ms"]
+        ["plugin `misbehave` failed on pod shop/victim: timed out after 200 ms (tried twice)"]
     );
     assert!(
         result
@@ -109,7 +124,7 @@ fn infinite_loop_is_stopped_at_the_time_limit() {
 #[test]
 fn panic_becomes_a_diagnostic_with_its_message() {
     let (result, report) = misbehave("panic");
-    assert_eq!(result.code, 0, "{result:?}");
+    assert_incomplete(&result, &report);
     assert_builtins_intact(&report);
     let diagnostics = plugin_diagnostics(&report);
     assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
@@ -127,7 +142,7 @@ fn panic_becomes_a_diagnostic_with_its_message() {
 #[test]
 fn memory_bomb_is_stopped_at_the_memory_limit() {
     let (result, report) = misbehave("memory");
-    assert_eq!(result.code, 0, "{result:?}");
+    assert_incomplete(&result, &report);
     assert_builtins_intact(&report);
     assert_eq!(
         plugin_diagnostics(&report),
@@ -138,7 +153,7 @@ fn memory_bomb_is_stopped_at_the_memory_limit() {
 #[test]
 fn stack_overflow_is_contained() {
     let (result, report) = misbehave("stack");
-    assert_eq!(result.code, 0, "{result:?}");
+    assert_incomplete(&result, &report);
     assert_builtins_intact(&report);
     let diagnostics = plugin_diagnostics(&report);
     assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
@@ -326,8 +341,13 @@ fn a_plugin_failing_pod_after_pod_is_switched_off() {
 
     let result = analyze_with_misbehave(&pods.join("---\n"), config);
 
-    assert_eq!(result.code, 0, "{result:?}");
+    assert_eq!(result.code, 5, "{result:?}");
     let report = result.json();
+    assert_eq!(
+        report["incomplete"],
+        serde_json::json!([{"plugin": "misbehave", "pods": 6}]),
+        "three failed, three were not run: {report}"
+    );
     assert_eq!(report["summary"]["podsAnalyzed"], 6);
     assert_eq!(
         report["summary"]["missingLiveness"], 6,
@@ -446,7 +466,7 @@ fn a_million_findings_are_cut_to_the_limit() {
 fn a_100_mb_message_is_stopped_by_the_memory_limit_or_cut() {
     // Under the default limits the plugin cannot even build it.
     let (result, report) = misbehave("huge-string");
-    assert_eq!(result.code, 0, "{result:?}");
+    assert_incomplete(&result, &report);
     assert_builtins_intact(&report);
     assert_eq!(
         plugin_diagnostics(&report),

@@ -690,6 +690,46 @@ fn install_config_carries_the_ca_bundle_and_the_rules() {
     );
 }
 
+/// The selector follows `--system-namespace`; `--url` reaches a webhook outside the cluster.
+#[test]
+fn install_config_follows_the_system_namespaces_and_takes_a_url() {
+    let dir = support::temp_dir();
+    generate_certs(dir.path());
+    let ca = dir.path().join("ca.crt").to_string_lossy().into_owned();
+    let run = support::run(&[
+        "webhook",
+        "install-config",
+        "--ca",
+        &ca,
+        "--system-namespace",
+        "platform",
+        "--system-namespace",
+        "kube-system",
+        "--url",
+        "https://192.0.2.10:8443/validate",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let config: k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration =
+        serde_saphyr::from_str(&run.stdout).expect("a ValidatingWebhookConfiguration");
+    let webhook = &config.webhooks.expect("webhooks")[0];
+    assert_eq!(
+        webhook.client_config.url.as_deref(),
+        Some("https://192.0.2.10:8443/validate")
+    );
+    assert!(webhook.client_config.service.is_none(), "{webhook:?}");
+    let skipped = webhook
+        .namespace_selector
+        .as_ref()
+        .expect("selector")
+        .match_expressions
+        .as_ref()
+        .expect("expressions")[0]
+        .values
+        .clone()
+        .unwrap_or_default();
+    assert_eq!(skipped, ["platform", "kube-system", "kube-devops"]);
+}
+
 /// The README's local run: `cert-generate`, `serve --policies`, the example reviews.
 #[test]
 fn the_examples_run_without_a_cluster() {

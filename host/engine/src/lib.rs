@@ -9,6 +9,8 @@
 
 pub mod analysis;
 pub mod contract;
+pub mod error;
+pub mod files;
 pub mod manifest;
 pub mod pod;
 pub mod pool;

@@ -6,8 +6,8 @@
 //! A broken document is reported with its file and line and the rest of the file still counts.
 
 use std::borrow::Cow;
-use std::io::Read as _;
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -15,116 +15,97 @@ use serde::de::IgnoredAny;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+pub use crate::files::STDIN;
+use crate::files::{self, Input};
 use crate::pod::{InputError, Origin, Source};
 
-/// The path that means standard input.
-pub const STDIN: &str = "-";
-/// Extensions read when a directory is given.
-const EXTENSIONS: [&str; 3] = ["yaml", "yml", "json"];
-/// Directory nesting followed at most (symbolic links can make loops).
-const MAX_DEPTH: usize = 32;
+/// Bytes one input may hold by default (`--max-input-bytes`): an endless input (a link to
+/// `/dev/zero`, `yes | kube-devops analyze -f -`) stops here instead of filling memory.
+pub const DEFAULT_MAX_INPUT_BYTES: u64 = 4 << 30;
 
-/// Objects found in the inputs, in input order, and the inputs that could not be read.
+/// Objects found in the inputs, in input order, the inputs that could not be read, and what
+/// was passed over with a warning.
 #[derive(Debug, Default)]
 pub struct Manifests {
     pub sources: Vec<Source>,
     pub errors: Vec<InputError>,
+    pub warnings: Vec<InputError>,
+}
+
+/// How inputs are read.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadOptions {
+    /// Bytes one input may hold; past it the input is an error and the rest of it is not read.
+    pub max_input_bytes: u64,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            max_input_bytes: DEFAULT_MAX_INPUT_BYTES,
+        }
+    }
 }
 
 /// Reads every path: a file, a directory (recursively, `.yaml`, `.yml` and `.json` files in name
-/// order, skipping `node_modules` and hidden directories) or `-` for standard input.
+/// order, skipping `node_modules` and hidden directories; each file once, see [`files`]) or `-`
+/// for standard input.
 pub fn read_paths(paths: &[PathBuf]) -> Manifests {
-    let mut manifests = Manifests::default();
-    for path in paths {
-        if path.as_os_str() == STDIN {
-            let mut text = String::new();
-            match std::io::stdin().read_to_string(&mut text) {
-                Ok(_) => split(Arc::from("<stdin>"), text, &mut manifests),
-                Err(error) => {
-                    manifests
-                        .errors
-                        .push(error_at("<stdin>", 0, format!("cannot read: {error}")))
-                }
-            }
-        } else if path.is_dir() {
-            let mut files = Vec::new();
-            if let Err(error) = collect_files(path, 0, &mut files) {
-                manifests.errors.push(error);
-            }
-            if files.is_empty() {
-                let reason = "no .yaml, .yml or .json files in this directory".to_owned();
-                manifests
-                    .errors
-                    .push(error_at(&path.display().to_string(), 0, reason));
-            }
-            for file in files {
-                read_file(&file, &mut manifests);
-            }
-        } else {
-            read_file(path, &mut manifests);
+    read_paths_with(paths, ReadOptions::default())
+}
+
+/// [`read_paths`] with a byte limit of one's own.
+pub fn read_paths_with(paths: &[PathBuf], options: ReadOptions) -> Manifests {
+    let resolved = files::resolve(paths);
+    let mut manifests = Manifests {
+        errors: resolved.errors,
+        warnings: resolved.warnings,
+        ..Manifests::default()
+    };
+    for input in &resolved.inputs {
+        let name = input.name();
+        let read = match input {
+            Input::Stdin => read_bounded(std::io::stdin().lock(), options.max_input_bytes),
+            Input::File(path) => std::fs::File::open(path)
+                .map_err(|error| format!("cannot read: {error}"))
+                .and_then(|file| read_bounded(file, options.max_input_bytes)),
+        };
+        match read {
+            Ok(bytes) => split_bytes(&name, bytes, &mut manifests),
+            Err(reason) => manifests.errors.push(error_at(&name, 0, reason)),
         }
     }
     manifests
 }
 
-fn collect_files(dir: &Path, depth: usize, files: &mut Vec<PathBuf>) -> Result<(), InputError> {
-    let location = || dir.display().to_string();
-    if depth > MAX_DEPTH {
-        return Err(error_at(
-            &location(),
-            0,
-            format!("directories nested deeper than {MAX_DEPTH}"),
+/// All of `reader`, unless it holds more than `limit` bytes.
+fn read_bounded(reader: impl Read, limit: u64) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    reader
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|error| format!("cannot read: {error}"))?;
+    if bytes.len() as u64 > limit {
+        return Err(format!(
+            "more than {} bytes (the limit; --max-input-bytes raises it); not read",
+            limit
         ));
     }
-    let entries = std::fs::read_dir(dir)
-        .map_err(|error| error_at(&location(), 0, format!("cannot read directory: {error}")))?;
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .collect();
-    paths.sort();
-    for path in paths {
-        if path.is_dir() {
-            if !is_source_tree_noise(&path) {
-                collect_files(&path, depth + 1, files)?;
-            }
-        } else if path
-            .extension()
-            .and_then(|ext| ext.to_str())
-            .is_some_and(|ext| EXTENSIONS.contains(&ext))
-        {
-            files.push(path);
+    Ok(bytes)
+}
+
+fn split_bytes(name: &str, bytes: Vec<u8>, manifests: &mut Manifests) {
+    match String::from_utf8(bytes) {
+        Ok(text) => split(Arc::from(name), text, manifests),
+        Err(error) => {
+            let line = crate::pod::line_of(
+                &String::from_utf8_lossy(error.as_bytes()),
+                error.utf8_error().valid_up_to(),
+            );
+            manifests
+                .errors
+                .push(error_at(name, line, "not UTF-8 text".to_owned()));
         }
-    }
-    Ok(())
-}
-
-/// Directories a manifest folder in a source tree holds but never means: installed JavaScript
-/// packages (thousands of JSON files) and hidden ones (`.git`, `.github`, editors' state).
-/// A path given by name is always read.
-fn is_source_tree_noise(dir: &Path) -> bool {
-    dir.file_name()
-        .and_then(|name| name.to_str())
-        .is_some_and(|name| name == "node_modules" || name.starts_with('.'))
-}
-
-fn read_file(path: &Path, manifests: &mut Manifests) {
-    let name = path.display().to_string();
-    match std::fs::read(path) {
-        Err(error) => manifests
-            .errors
-            .push(error_at(&name, 0, format!("cannot read: {error}"))),
-        Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(text) => split(Arc::from(name), text, manifests),
-            Err(error) => {
-                let line = crate::pod::line_of(
-                    &String::from_utf8_lossy(error.as_bytes()),
-                    error.utf8_error().valid_up_to(),
-                );
-                manifests
-                    .errors
-                    .push(error_at(&name, line, "not UTF-8 text".to_owned()));
-            }
-        },
     }
 }
 
@@ -283,8 +264,20 @@ fn split_yaml(path: &Arc<str>, text: &str, manifests: &mut Manifests) {
         }) {
             continue;
         }
-        let value: Value = match serde_saphyr::from_str(&document) {
-            Ok(value) => value,
+        let value: Value = match parse_yaml_document(&document) {
+            Ok((value, duplicate)) => {
+                if let Some((line, key)) = duplicate {
+                    let key = key.map_or_else(String::new, |key| format!(" `{key}`"));
+                    manifests.warnings.push(error_at(
+                        path,
+                        first_line + line.unwrap_or(1) - 1,
+                        format!(
+                            "duplicate mapping key{key}: the last value is used, as kubectl and the API server do"
+                        ),
+                    ));
+                }
+                value
+            }
             Err(error) => {
                 let (line, reason) = yaml_error(&error);
                 manifests
@@ -319,6 +312,31 @@ fn split_yaml(path: &Arc<str>, text: &str, manifests: &mut Manifests) {
             value => push_value(&origin, &value, None, manifests),
         }
     }
+}
+
+/// A duplicate key: its line within the document, and the key when it is a scalar.
+type Duplicate = (Option<usize>, Option<String>);
+
+/// Parses one YAML document as kubectl does: a duplicate mapping key is no error, its last value
+/// wins. The first duplicate is returned, for a warning.
+fn parse_yaml_document(text: &str) -> Result<(Value, Option<Duplicate>), serde_saphyr::Error> {
+    let error = match serde_saphyr::from_str::<Value>(text) {
+        Ok(value) => return Ok((value, None)),
+        Err(error) => error,
+    };
+    let serde_saphyr::Error::DuplicateMappingKey { key, location } = error.without_snippet() else {
+        return Err(error);
+    };
+    let duplicate = (
+        usize::try_from(location.line())
+            .ok()
+            .filter(|&line| line > 0),
+        key.clone(),
+    );
+    let mut options = serde_saphyr::Options::default();
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
+    let value = serde_saphyr::from_str_with_options(text, options)?;
+    Ok((value, Some(duplicate)))
 }
 
 fn push_value(
@@ -368,6 +386,13 @@ pub(crate) fn yaml_error(error: &serde_saphyr::Error) -> (Option<usize>, String)
         .location()
         .map(|location| location.line() as usize)
         .filter(|&line| line > 0);
+    // The parser's own wording for its safety limits is Rust debug output: say it in words.
+    if let serde_saphyr::Error::Budget { .. } = error.without_snippet() {
+        let message = "the document is larger or nests deeper than the YAML reader allows (a \
+                       limit against hostile input); split it into smaller documents"
+            .to_owned();
+        return (line, message);
+    }
     let message = error.without_snippet().to_string();
     let message = without_position(message.lines().next().unwrap_or("invalid YAML")).to_owned();
     (line, message)

@@ -130,9 +130,11 @@ impl Policies {
                 return Built::Defaults;
             }
             (Some(policy), Outcome::Loaded(catalog)) => (policy, Arc::new(catalog), None),
-            (Some(policy), Outcome::Failed(error)) => {
-                (policy, defaults.clone(), Some(error.to_string()))
-            }
+            (Some(policy), Outcome::Failed(error)) => (
+                policy,
+                defaults.clone(),
+                Some(kube_devops_engine::error::chain(&error)),
+            ),
         };
         self.in_effect.insert(
             namespace.to_owned(),

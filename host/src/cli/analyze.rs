@@ -3,7 +3,7 @@
 
 use super::output::{self, Exit, Progress, fail, fail_cluster};
 use super::render;
-use super::{AnalyzeArgs, ReportFormat};
+use super::{AnalyzeArgs, ClusterArgs, ReportFormat};
 use crate::cluster::Cluster;
 use kube_devops_engine::analysis::report::DiagnosticKind;
 use kube_devops_engine::analysis::{
@@ -14,7 +14,7 @@ use kube_devops_engine::manifest;
 /// Plugin warnings printed on stderr before the rest is only counted.
 const MAX_WARNINGS: usize = 20;
 
-pub async fn run(args: &AnalyzeArgs) -> Exit {
+pub async fn run(args: &AnalyzeArgs, cluster_args: &ClusterArgs) -> Exit {
     let config = match &args.config {
         Some(path) => match Config::load(path) {
             Ok(config) => config,
@@ -50,7 +50,7 @@ pub async fn run(args: &AnalyzeArgs) -> Exit {
     let mut aggregator = Aggregator::default();
 
     if args.files.is_empty() {
-        let cluster = match Cluster::connect(&args.cluster.connect_options()).await {
+        let cluster = match Cluster::connect(&cluster_args.connect_options()).await {
             Ok(cluster) => cluster,
             Err(error) => return fail_cluster(&error),
         };
@@ -67,7 +67,28 @@ pub async fn run(args: &AnalyzeArgs) -> Exit {
             return fail_cluster(&error);
         }
     } else {
-        let manifests = manifest::read_paths(&args.files);
+        let options = manifest::ReadOptions {
+            max_input_bytes: args
+                .max_input_bytes
+                .or(config.max_input_bytes)
+                .unwrap_or(manifest::DEFAULT_MAX_INPUT_BYTES),
+        };
+        let manifests = manifest::read_paths_with(&args.files, options);
+        if manifests.sources.is_empty() && !manifests.errors.is_empty() {
+            // Nothing could be read: a summary (a score of 100 over no pods) would lie.
+            for warning in &manifests.warnings {
+                eprintln!("warning: {}: {}", warning.location, warning.reason);
+            }
+            for error in &manifests.errors {
+                eprintln!("{}: {}", error.location, error.reason);
+            }
+            progress.finish();
+            eprintln!("error: no input could be read; nothing was analysed");
+            return Exit::InvalidInput;
+        }
+        for warning in manifests.warnings {
+            aggregator.add_input_warning(warning);
+        }
         for error in manifests.errors {
             aggregator.add_input_error(error);
         }
@@ -105,11 +126,41 @@ pub async fn run(args: &AnalyzeArgs) -> Exit {
         );
         return Exit::InvalidInput;
     }
+    if !report.complete {
+        let by: Vec<String> = report
+            .incomplete
+            .iter()
+            .map(|gap| format!("plugin `{}` on {} pod(s)", gap.plugin, gap.pods))
+            .collect();
+        let verdict = if args.allow_incomplete {
+            "warning"
+        } else {
+            "error"
+        };
+        eprintln!(
+            "{verdict}: the analysis is incomplete: findings are missing from {} (see the diagnostics above)",
+            by.join(", ")
+        );
+        if !args.allow_incomplete {
+            return Exit::Incomplete;
+        }
+    }
     gate
 }
 
-/// Input errors as `path:line: reason`, then plugin warnings, on stderr.
+/// Input warnings and errors as `path:line: reason`, then plugin warnings, on stderr.
 fn report_diagnostics(report: &Report) {
+    for diagnostic in report
+        .diagnostics
+        .iter()
+        .filter(|d| d.kind == DiagnosticKind::InputWarning)
+    {
+        eprintln!(
+            "warning: {}: {}",
+            diagnostic.location.as_deref().unwrap_or("input"),
+            diagnostic.message
+        );
+    }
     for diagnostic in report
         .diagnostics
         .iter()

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::output::{self, Exit, fail, fail_cluster};
-use super::{CheckArgs, ListFormat, ListPodsArgs};
+use super::{CheckArgs, ClusterArgs, ListFormat, ListPodsArgs};
 use crate::cluster::{Cluster, ClusterError};
 use kube_devops_engine::contract::{ContainerState, Pod};
 use kube_devops_engine::pod::{self, Read};
@@ -13,8 +13,8 @@ use kube_devops_engine::pod::{self, Read};
 /// What pod analysis needs the identity to be allowed to do.
 const NEEDED_VERBS: [&str; 2] = ["list", "watch"];
 
-pub async fn check(args: &CheckArgs) -> Exit {
-    let cluster = match Cluster::connect(&args.cluster.connect_options()).await {
+pub async fn check(args: &CheckArgs, cluster_args: &ClusterArgs) -> Exit {
+    let cluster = match Cluster::connect(&cluster_args.connect_options()).await {
         Ok(cluster) => cluster,
         Err(error) => return fail_cluster(&error),
     };
@@ -78,8 +78,8 @@ struct PodRow {
     node: String,
 }
 
-pub async fn list_pods(args: &ListPodsArgs) -> Exit {
-    let cluster = match Cluster::connect(&args.cluster.connect_options()).await {
+pub async fn list_pods(args: &ListPodsArgs, cluster_args: &ClusterArgs) -> Exit {
+    let cluster = match Cluster::connect(&cluster_args.connect_options()).await {
         Ok(cluster) => cluster,
         Err(error) => return fail_cluster(&error),
     };

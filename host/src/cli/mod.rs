@@ -35,6 +35,10 @@ pub struct Cli {
     /// a cluster).
     #[arg(long, global = true, value_enum)]
     pub log_format: Option<LogFormat>,
+
+    /// How to reach the cluster: before or after the command, as kubectl allows.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -164,7 +168,7 @@ pub struct PluginListArgs {
 
 #[derive(Debug, Args)]
 pub struct PluginInspectArgs {
-    /// The plugin file (.wasm), or oci://… to pull it first.
+    /// The plugin file (.wasm), oci://… to pull it first, or a built-in plugin's name.
     pub file: PathBuf,
     #[arg(short, long, value_enum, default_value_t = ListFormat::Text)]
     pub output: ListFormat,
@@ -220,8 +224,6 @@ pub enum WebhookCommand {
 
 #[derive(Debug, Args)]
 pub struct WebhookServeArgs {
-    #[command(flatten)]
-    pub cluster: ClusterArgs,
     /// Address to serve HTTPS on.
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8443")]
     pub addr: std::net::SocketAddr,
@@ -318,6 +320,10 @@ pub struct InstallConfigArgs {
     /// The Service's port.
     #[arg(long, default_value_t = 443)]
     pub port: i32,
+    /// Reach a webhook running outside the cluster at this HTTPS URL (its path included, e.g.
+    /// `https://203.0.113.7:8443/validate`) instead of through a Service.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
     /// What the API server does when the webhook cannot be reached: `Ignore` or `Fail`.
     #[arg(long, value_parser = ["Ignore", "Fail"], default_value = "Ignore")]
     pub failure_policy: String,
@@ -336,19 +342,11 @@ pub enum CrdCommand {
     /// Print the CRD manifest (YAML), derived from the operator's own types.
     Generate,
     /// Create or update the CRD in the cluster (server-side apply).
-    Install(CrdInstallArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct CrdInstallArgs {
-    #[command(flatten)]
-    pub cluster: ClusterArgs,
+    Install,
 }
 
 #[derive(Debug, Args)]
 pub struct OperatorArgs {
-    #[command(flatten)]
-    pub cluster: ClusterArgs,
     /// Watch only this namespace (repeatable); all namespaces by default.
     #[arg(short, long = "namespace", value_name = "NS")]
     pub namespaces: Vec<String>,
@@ -430,10 +428,10 @@ impl CacheArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ClusterArgs {
     /// Kubeconfig file to use instead of KUBECONFIG or ~/.kube/config.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
     /// Kubeconfig context to use instead of the current one.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, global = true, value_name = "NAME")]
     pub context: Option<String>,
 }
 
@@ -448,8 +446,6 @@ impl ClusterArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    #[command(flatten)]
-    pub cluster: ClusterArgs,
     /// Check permissions in this namespace rather than across all namespaces.
     #[arg(short, long, value_name = "NS")]
     pub namespace: Option<String>,
@@ -457,8 +453,6 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct ListPodsArgs {
-    #[command(flatten)]
-    pub cluster: ClusterArgs,
     /// Only this namespace (all namespaces by default).
     #[arg(short, long, value_name = "NS")]
     pub namespace: Option<String>,
@@ -475,13 +469,20 @@ pub enum ListFormat {
 
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
-    #[command(flatten)]
-    pub cluster: ClusterArgs,
     /// Analyse manifests instead of the cluster: a file, a directory (read recursively for
-    /// .yaml, .yml and .json files, skipping node_modules and hidden directories) or `-` for
-    /// stdin. Repeatable.
+    /// .yaml, .yml and .json files, following links but reading each file once, skipping
+    /// node_modules, hidden directories and anything not a regular file) or `-` for stdin.
+    /// Repeatable.
     #[arg(short, long = "file", value_name = "PATH")]
     pub files: Vec<PathBuf>,
+    /// Exit 0 (or the gates' status) even when a plugin failed on some pods; by default such an
+    /// incomplete analysis exits 5, so that no gate passes on it.
+    #[arg(long)]
+    pub allow_incomplete: bool,
+    /// Bytes one input may hold (default 4 GiB, or the config file's `maxInputBytes`): an
+    /// endless input stops there with exit 3.
+    #[arg(long, value_name = "BYTES")]
+    pub max_input_bytes: Option<u64>,
     /// Only pods in this namespace.
     #[arg(short, long, value_name = "NS")]
     pub namespace: Option<String>,
@@ -532,13 +533,17 @@ pub async fn run(cli: Cli) -> Exit {
             "kube-devops version {}",
             env!("CARGO_PKG_VERSION")
         )),
-        Command::Check(args) => cluster_commands::check(&args).await,
-        Command::List(ListCommand::Pods(args)) => cluster_commands::list_pods(&args).await,
-        Command::Analyze(args) => analyze::run(&args).await,
-        Command::Operator(args) => operator_commands::operator(args).await,
+        Command::Check(args) => cluster_commands::check(&args, &cli.cluster).await,
+        Command::List(ListCommand::Pods(args)) => {
+            cluster_commands::list_pods(&args, &cli.cluster).await
+        }
+        Command::Analyze(args) => analyze::run(&args, &cli.cluster).await,
+        Command::Operator(args) => operator_commands::operator(args, &cli.cluster).await,
         Command::Crd(CrdCommand::Generate) => output::print(kube_devops_policy::crd_yaml()),
-        Command::Crd(CrdCommand::Install(args)) => operator_commands::install_crd(&args).await,
-        Command::Webhook(WebhookCommand::Serve(args)) => webhook_commands::serve(args).await,
+        Command::Crd(CrdCommand::Install) => operator_commands::install_crd(&cli.cluster).await,
+        Command::Webhook(WebhookCommand::Serve(args)) => {
+            webhook_commands::serve(args, &cli.cluster).await
+        }
         Command::Webhook(WebhookCommand::CertGenerate(args)) => {
             webhook_commands::cert_generate(&args)
         }

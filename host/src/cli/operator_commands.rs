@@ -6,13 +6,13 @@ use std::time::Duration;
 use kube::CustomResourceExt;
 
 use super::output::{self, Exit};
-use super::{CrdInstallArgs, OperatorArgs};
+use super::{ClusterArgs, OperatorArgs};
 use crate::cluster::Cluster;
 use crate::operator::{self, LeaseConfig, Options};
 use kube_devops_policy::DevOpsPolicy;
 
-pub async fn operator(args: OperatorArgs) -> Exit {
-    let cluster = match Cluster::connect(&args.cluster.connect_options()).await {
+pub async fn operator(args: OperatorArgs, cluster_args: &ClusterArgs) -> Exit {
+    let cluster = match Cluster::connect(&cluster_args.connect_options()).await {
         Ok(cluster) => cluster,
         Err(error) => return output::fail_cluster(&error),
     };
@@ -50,8 +50,8 @@ pub async fn operator(args: OperatorArgs) -> Exit {
     }
 }
 
-pub async fn install_crd(args: &CrdInstallArgs) -> Exit {
-    let cluster = match Cluster::connect(&args.cluster.connect_options()).await {
+pub async fn install_crd(cluster_args: &ClusterArgs) -> Exit {
+    let cluster = match Cluster::connect(&cluster_args.connect_options()).await {
         Ok(cluster) => cluster,
         Err(error) => return output::fail_cluster(&error),
     };

@@ -20,6 +20,9 @@ pub enum Exit {
     InvalidInput,
     /// 4: the cluster is unreachable or answered with an error.
     Cluster,
+    /// 5: the analysis is incomplete: a plugin failed on some pod, so its findings (and the
+    /// score) lack them. `--allow-incomplete` accepts that.
+    Incomplete,
 }
 
 impl Exit {
@@ -30,23 +33,14 @@ impl Exit {
             Exit::Usage => 2,
             Exit::InvalidInput => 3,
             Exit::Cluster => 4,
+            Exit::Incomplete => 5,
         }
     }
 }
 
 /// Prints `error: …` with the error's causes (each once), and returns `exit`.
 pub fn fail(exit: Exit, error: &(dyn std::error::Error + 'static)) -> Exit {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    eprintln!("error: {message}");
+    eprintln!("error: {}", kube_devops_engine::error::chain(error));
     exit
 }
 

@@ -236,6 +236,20 @@ fn load_one(runtime: &Arc<Runtime>, file: &Path) -> Result<(PluginView, Shape), 
     Ok((view(active), active.plugin.shape()))
 }
 
+/// A built-in plugin as every catalog loads it: its view and shape.
+fn load_builtin(runtime: &Arc<Runtime>, name: &str) -> Result<(PluginView, Shape), SetupError> {
+    let catalog = Catalog::defaults(runtime)?;
+    let active = catalog
+        .plugins
+        .iter()
+        .find(|active| matches!(active.plugin.origin, PluginOrigin::Builtin(builtin) if builtin == name))
+        .ok_or_else(|| SetupError::UnknownPlugin {
+            name: name.to_owned(),
+            known: catalog.plugins.iter().map(|active| active.name().to_owned()).collect::<Vec<_>>().join(", "),
+        })?;
+    Ok((view(active), active.plugin.shape()))
+}
+
 /// `plugin list`: the built-in plugins and those given, as the analysis would load them.
 pub fn list(args: &PluginListArgs) -> Exit {
     let config = match load_config(args.config.as_deref()) {
@@ -309,22 +323,38 @@ struct Inspection {
     error: Option<String>,
 }
 
-/// `plugin inspect FILE`: metadata, checks, the world, every import with what the sandbox
-/// grants it, size and sha256. Exit 2 when the plugin would not load.
+/// A built-in plugin named by `file` when no such file exists: `plugin inspect probes`.
+fn builtin_named(file: &Path) -> Option<&'static kube_devops_engine::wasm::Builtin> {
+    let name = file.to_str().filter(|_| !file.exists())?;
+    kube_devops_builtins::BUILTINS
+        .iter()
+        .find(|builtin| builtin.name == name)
+}
+
+/// `plugin inspect FILE|BUILTIN`: metadata, checks, the world, every import with what the
+/// sandbox grants it, size and sha256. Exit 2 when the plugin would not load.
 pub fn inspect(args: &PluginInspectArgs) -> Exit {
-    let bytes = match read_plugin(&args.file) {
-        Ok(bytes) => bytes,
-        Err(exit) => return exit,
+    let builtin = builtin_named(&args.file);
+    let bytes = match builtin {
+        Some(builtin) => builtin.wasm.to_vec(),
+        None => match read_plugin(&args.file) {
+            Ok(bytes) => bytes,
+            Err(exit) => return exit,
+        },
     };
     let runtime = match runtime(&args.cache) {
         Ok(runtime) => runtime,
         Err(exit) => return exit,
     };
-    let (shape, plugin, error) = match load_one(&runtime, &args.file) {
+    let loaded = match builtin {
+        Some(builtin) => load_builtin(&runtime, builtin.name),
+        None => load_one(&runtime, &args.file),
+    };
+    let (shape, plugin, error) = match loaded {
         Ok((plugin, shape)) => (shape, Some(plugin), None),
         // It does not load: its shape still says why (a refused import, say).
         Err(error) => match runtime.inspect(&PluginOrigin::File(args.file.clone()), &bytes) {
-            Ok(shape) => (shape, None, Some(error.to_string())),
+            Ok(shape) => (shape, None, Some(kube_devops_engine::error::chain(&error))),
             Err(error) => return fail(Exit::Usage, &error),
         },
     };
@@ -521,7 +551,8 @@ fn run_case(
         dirs: Vec::new(),
         ..PluginPaths::default()
     };
-    let catalog = Catalog::load(runtime, &config, &paths).map_err(|error| error.to_string())?;
+    let catalog = Catalog::load(runtime, &config, &paths)
+        .map_err(|error| kube_devops_engine::error::chain(&error))?;
 
     let manifests = manifest::read_paths(&[case.join("manifest.yaml")]);
     if let Some(error) = manifests.errors.first() {
@@ -590,7 +621,7 @@ fn plugin_name(runtime: &Arc<Runtime>, plugin: &Path) -> Result<String, String> 
         Ok(loaded) => Ok(loaded.metadata.name),
         // Default settings may not suit the plugin; its name is known all the same.
         Err(kube_devops_engine::wasm::LoadError::Settings { name, .. }) => Ok(name),
-        Err(error) => Err(error.to_string()),
+        Err(error) => Err(kube_devops_engine::error::chain(&error)),
     }
 }
 
@@ -598,9 +629,6 @@ fn plugin_name(runtime: &Arc<Runtime>, plugin: &Path) -> Result<String, String> 
 pub fn new(args: &PluginNewArgs) -> Exit {
     match scaffold::create(args) {
         Ok(dir) => output::print(scaffold::next_steps(args, &dir)),
-        Err(error) => {
-            eprintln!("error: {error}");
-            Exit::Usage
-        }
+        Err(error) => fail(Exit::Usage, &error),
     }
 }

@@ -41,6 +41,13 @@ impl fmt::Display for Text<'_> {
                 summary.exempted_pods, summary.exempted_findings
             )?;
         }
+        for gap in &report.incomplete {
+            writeln!(
+                f,
+                "INCOMPLETE: {} pod(s) not fully analysed: plugin `{}` failed on them",
+                gap.pods, gap.plugin
+            )?;
+        }
 
         let others: Vec<_> = summary
             .checks
@@ -98,7 +105,8 @@ impl fmt::Display for Text<'_> {
         let notes: Vec<_> = report
             .diagnostics
             .iter()
-            .filter(|d| d.kind != DiagnosticKind::Input)
+            // Input errors and warnings went to stderr, with their locations.
+            .filter(|d| !matches!(d.kind, DiagnosticKind::Input | DiagnosticKind::InputWarning))
             .collect();
         if !notes.is_empty() {
             writeln!(f, "\nDiagnostics")?;

@@ -3,14 +3,14 @@
 use std::time::Duration;
 
 use super::output::{self, Exit};
-use super::{CertGenerateArgs, InstallConfigArgs, WebhookServeArgs};
+use super::{CertGenerateArgs, ClusterArgs, InstallConfigArgs, WebhookServeArgs};
 use crate::cluster::Cluster;
 use crate::webhook::{self, certs, install};
 
-pub async fn serve(args: WebhookServeArgs) -> Exit {
+pub async fn serve(args: WebhookServeArgs, cluster_args: &ClusterArgs) -> Exit {
     let client = match &args.policies {
         Some(_) => None,
-        None => match Cluster::connect(&args.cluster.connect_options()).await {
+        None => match Cluster::connect(&cluster_args.connect_options()).await {
             Ok(cluster) => Some(cluster.client()),
             Err(error) => return output::fail_cluster(&error),
         },
@@ -75,6 +75,7 @@ pub fn install_config(args: &InstallConfigArgs) -> Exit {
         }
     };
     output::print(install::yaml(&install::InstallOptions {
+        url: args.url.clone(),
         service: args.service.clone(),
         namespace: args.namespace.clone(),
         port: args.port,

@@ -46,16 +46,16 @@ pub struct Options {
 /// Why the operator could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum OperatorError {
-    #[error("cannot serve metrics on {address}: {source}")]
+    #[error("cannot serve metrics on {address}")]
     Bind {
         address: SocketAddr,
         source: std::io::Error,
     },
-    #[error("cannot load the built-in plugins: {0}")]
+    #[error("cannot load the built-in plugins")]
     Plugins(#[from] SetupError),
-    #[error("cannot wait for termination signals: {0}")]
-    Signals(std::io::Error),
-    #[error("cannot start the analysis threads: {0}")]
+    #[error("cannot wait for termination signals")]
+    Signals(#[source] std::io::Error),
+    #[error("cannot start the analysis threads")]
     Threads(#[source] std::io::Error),
 }
 

@@ -121,7 +121,7 @@ pub fn from_file(
             PolicyFileError::Load {
                 location,
                 policy: name.clone(),
-                error: error.to_string(),
+                error: kube_devops_engine::error::chain(&error),
             }
         })?;
         seen.insert(namespace.clone(), name);

@@ -19,7 +19,7 @@ pub const SERVING_KEY: &str = "tls.key";
 pub enum CertError {
     #[error("cannot generate the certificates: {0}")]
     Generate(#[from] rcgen::Error),
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Write {
         path: PathBuf,
         source: std::io::Error,

@@ -13,6 +13,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
 /// How the API server reaches the webhook and what happens when it cannot.
 #[derive(Debug, Clone)]
 pub struct InstallOptions {
+    /// An HTTPS URL to reach the webhook by, instead of the Service: a webhook running outside
+    /// the cluster.
+    pub url: Option<String>,
     pub service: String,
     pub namespace: String,
     pub port: i32,
@@ -44,13 +47,13 @@ pub fn configuration(options: &InstallOptions) -> ValidatingWebhookConfiguration
         admission_review_versions: vec!["v1".to_owned()],
         client_config: WebhookClientConfig {
             ca_bundle: Some(ByteString(options.ca_pem.clone().into_bytes())),
-            service: Some(ServiceReference {
+            service: options.url.is_none().then(|| ServiceReference {
                 name: options.service.clone(),
                 namespace: options.namespace.clone(),
                 path: Some("/validate".to_owned()),
                 port: Some(options.port),
             }),
-            url: None,
+            url: options.url.clone(),
         },
         failure_policy: Some(options.failure_policy.clone()),
         match_policy: Some("Equivalent".to_owned()),

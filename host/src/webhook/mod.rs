@@ -48,26 +48,26 @@ pub struct Options {
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
-    #[error("cannot read the serving certificate {cert} and key {key}: {source}")]
+    #[error("cannot read the serving certificate {cert} and key {key}")]
     Certificate {
         cert: PathBuf,
         key: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot serve on {address}: {source}")]
+    #[error("cannot serve on {address}")]
     Serve {
         address: SocketAddr,
         source: std::io::Error,
     },
-    #[error("cannot load the built-in plugins: {0}")]
+    #[error("cannot load the built-in plugins")]
     Plugins(#[from] SetupError),
-    #[error("cannot wait for termination signals: {0}")]
-    Signals(std::io::Error),
-    #[error("policy file: {0}")]
+    #[error("cannot wait for termination signals")]
+    Signals(#[source] std::io::Error),
+    #[error("cannot use the policy file")]
     PolicyFile(#[from] cache::PolicyFileError),
     #[error("no policies: pass --policies FILE or run with a cluster")]
     NoPolicySource,
-    #[error("cannot start the analysis threads: {0}")]
+    #[error("cannot start the analysis threads")]
     Threads(#[source] std::io::Error),
 }
 

@@ -1,16 +1,26 @@
 //! Built-in plugin `probes`: regular containers without a liveness or a readiness probe.
 //!
 //! Init containers run to completion and take no probes, so only `spec.containers` count.
+//! Setting `skipJobs: true` also passes over pods of Jobs and CronJobs, which run to completion
+//! too (checkov and Polaris exempt them); off by default, as in the seed.
 
 use kube_devops_sdk::prelude::*;
+use serde::Deserialize;
 
 const LIVENESS: &str = "missing-liveness-probe";
 const READINESS: &str = "missing-readiness-probe";
 
-struct Probes;
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+struct Settings {
+    /// Pods a Job or CronJob owns (and those workloads' templates) need no probes.
+    skip_jobs: bool,
+}
+
+struct Probes(Settings);
 
 impl Plugin for Probes {
-    type Settings = NoSettings;
+    type Settings = Settings;
 
     fn metadata() -> PluginMetadata {
         PluginMetadata::new(
@@ -32,12 +42,20 @@ impl Plugin for Probes {
         ))
     }
 
-    fn new(_: NoSettings) -> Result<Self, String> {
-        Ok(Probes)
+    fn new(settings: Settings) -> Result<Self, String> {
+        Ok(Probes(settings))
     }
 
     fn analyze(&self, pod: &Pod) -> Vec<Finding> {
         let mut findings = Vec::new();
+        let runs_to_completion = pod
+            .metadata
+            .owner_kinds
+            .iter()
+            .any(|kind| kind == "Job" || kind == "CronJob");
+        if self.0.skip_jobs && runs_to_completion {
+            return findings;
+        }
         for container in &pod.spec.containers {
             if container.liveness_probe.is_none() {
                 findings.push(

@@ -119,7 +119,7 @@ pub enum Isolation {
 pub enum SetupError {
     #[error(transparent)]
     Load(#[from] LoadError),
-    #[error("cannot read plugin directory {path}: {source}")]
+    #[error("cannot read plugin directory {path}")]
     PluginDir {
         path: PathBuf,
         source: std::io::Error,

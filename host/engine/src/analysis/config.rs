@@ -17,6 +17,7 @@
 //! checks:
 //!   missing-readiness-probe: {enabled: false}
 //!   high-restarts: {weight: 8, severity: critical}
+//! maxInputBytes: 4294967296   # bytes one input (-f) may hold (default 4 GiB)
 //! ```
 
 use std::collections::BTreeMap;
@@ -39,6 +40,8 @@ pub struct Config {
     /// Per check, by id.
     #[serde(default)]
     pub checks: BTreeMap<String, CheckConfig>,
+    /// Bytes one input (`-f FILE`, stdin) may hold; `--max-input-bytes` wins. Default 4 GiB.
+    pub max_input_bytes: Option<u64>,
 }
 
 /// A plugin's sandbox limits, in the config file and in a DevOpsPolicy's `plugins[].limits`;
@@ -88,13 +91,25 @@ pub struct CheckConfig {
 /// Why the config file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}")]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("config file {path}: {reason}")]
-    Invalid { path: PathBuf, reason: String },
+    #[error("config file {path}")]
+    Invalid {
+        path: PathBuf,
+        #[source]
+        source: InvalidConfig,
+    },
+}
+
+/// Config YAML that does not fit: where, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{}{reason}", line.map(|line| format!("line {line}: ")).unwrap_or_default())]
+pub struct InvalidConfig {
+    pub line: Option<usize>,
+    pub reason: String,
 }
 
 impl Config {
@@ -103,20 +118,20 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse(&text).map_err(|reason| ConfigError::Invalid {
+        Self::parse(&text).map_err(|source| ConfigError::Invalid {
             path: path.to_owned(),
-            reason,
+            source,
         })
     }
 
     /// Parses config YAML; the error names the line.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, InvalidConfig> {
         if text.trim().is_empty() {
             return Ok(Config::default());
         }
-        serde_saphyr::from_str(text).map_err(|error| match crate::manifest::yaml_error(&error) {
-            (Some(line), reason) => format!("line {line}: {reason}"),
-            (None, reason) => reason,
+        serde_saphyr::from_str(text).map_err(|error| {
+            let (line, reason) = crate::manifest::yaml_error(&error);
+            InvalidConfig { line, reason }
         })
     }
 
@@ -183,14 +198,16 @@ mod tests {
     fn misspelt_key_is_refused_with_its_line() {
         let error =
             Config::parse("plugins:\n  restarts:\n    setings: {}\n").expect_err("unknown field");
-        assert!(error.contains("line 3"), "{error}");
+        assert_eq!(error.line, Some(3), "{error}");
+        let error = error.to_string();
         assert!(error.contains("setings"), "{error}");
     }
 
     #[test]
     fn severity_must_be_known() {
-        let error =
-            Config::parse("checks:\n  pending: {severity: urgent}\n").expect_err("bad severity");
+        let error = Config::parse("checks:\n  pending: {severity: urgent}\n")
+            .expect_err("bad severity")
+            .to_string();
         assert!(error.contains("urgent"), "{error}");
     }
 }

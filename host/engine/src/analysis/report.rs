@@ -22,10 +22,24 @@ pub const PENDING: &str = "pending";
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     pub summary: Summary,
+    /// Every pod got every plugin's findings. False when a plugin failed on some pod: the
+    /// score then rests on less than it should, and a gate must not pass on it.
+    pub complete: bool,
+    /// Plugin by plugin, how many pods lack its findings; empty when complete.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub incomplete: Vec<Incomplete>,
     pub namespaces: Vec<NamespaceSummary>,
     /// Worst first.
     pub findings: Vec<FindingRow>,
     pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Pods one plugin's findings are missing from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Incomplete {
+    pub plugin: String,
+    pub pods: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -80,6 +94,9 @@ pub enum DiagnosticKind {
     Plugin,
     /// An input document could not be read.
     Input,
+    /// An input was passed over or read with a caveat (a link cycle, a FIFO, a duplicate key):
+    /// said, but nothing was lost.
+    InputWarning,
     /// Input documents of a kind that describes no pod.
     Skipped,
 }
@@ -107,6 +124,8 @@ pub struct PodResult {
     pub exempt: bool,
     /// Findings dropped because the pod is exempt from their check.
     pub exempted_findings: u64,
+    /// Plugins whose findings this pod lacks: they failed on it, or had been switched off.
+    pub unanalysed_by: Vec<Arc<str>>,
 }
 
 /// Accumulates results, in input order, into a [`Report`].
@@ -120,6 +139,8 @@ pub struct Aggregator {
     input_errors: usize,
     exempted_pods: u64,
     exempted_findings: u64,
+    /// Pods lacking a plugin's findings, by plugin.
+    unanalysed: BTreeMap<Arc<str>, u64>,
 }
 
 impl Aggregator {
@@ -135,6 +156,9 @@ impl Aggregator {
         };
         namespace.pods += 1;
         self.cluster.pods += 1;
+        for plugin in result.unanalysed_by {
+            *self.unanalysed.entry(plugin).or_default() += 1;
+        }
         for finding in &result.findings {
             namespace.add_finding(&finding.check, finding.weight, finding.magnitude);
             self.cluster
@@ -152,6 +176,16 @@ impl Aggregator {
             pod: None,
             location: Some(error.location),
             message: error.reason,
+        });
+    }
+
+    pub fn add_input_warning(&mut self, warning: InputError) {
+        self.diagnostics.push(Diagnostic {
+            kind: DiagnosticKind::InputWarning,
+            plugin: None,
+            pod: None,
+            location: Some(warning.location),
+            message: warning.reason,
         });
     }
 
@@ -227,8 +261,18 @@ impl Aggregator {
                 .cmp(&a.severity.rank())
                 .then(impact(b).cmp(&impact(a)))
         });
+        let incomplete: Vec<Incomplete> = self
+            .unanalysed
+            .into_iter()
+            .map(|(plugin, pods)| Incomplete {
+                plugin: plugin.to_string(),
+                pods,
+            })
+            .collect();
         Report {
             summary,
+            complete: incomplete.is_empty(),
+            incomplete,
             namespaces,
             findings,
             diagnostics: self.diagnostics,

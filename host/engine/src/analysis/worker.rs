@@ -18,7 +18,7 @@ use super::exemption::Exemption;
 use super::report::{Diagnostic, DiagnosticKind, FindingRow, PodResult};
 use crate::contract::Finding;
 use crate::pod::PodInput;
-use crate::wasm::Instance;
+use crate::wasm::{CallError, Instance};
 
 /// Failures in a row after which a plugin is no longer called in this run.
 pub const MAX_CONSECUTIVE_FAILURES: u32 = 3;
@@ -77,7 +77,12 @@ impl<'a> Worker<'a> {
             pod: Arc::from(pod.record.metadata.name.as_str()),
         };
         for (plugin, slot) in self.catalog.plugins.iter().zip(&mut self.slots) {
-            if slot.disabled || !plugin.applies_to(&pod.record) {
+            if !plugin.applies_to(&pod.record) {
+                continue;
+            }
+            if slot.disabled {
+                // Switched off after failing pod after pod: this pod lacks its findings.
+                result.unanalysed_by.push(plugin.name.clone());
                 continue;
             }
             let started = Instant::now();
@@ -86,18 +91,13 @@ impl<'a> Worker<'a> {
             } else {
                 slot.instance.take().or_else(|| plugin.take_idle())
             };
-            let outcome = match reused {
-                Some(instance) => Ok(instance),
-                None => Instance::start(&plugin.plugin),
+            let mut outcome = call(plugin, slot, reused, pod);
+            // A time-out may be the machine's doing, not the plugin's: once more, on a fresh
+            // instance, before it counts.
+            let retried = matches!(outcome, Err(CallError::Timeout(_)));
+            if retried {
+                outcome = call(plugin, slot, None, pod);
             }
-            .and_then(|mut instance| {
-                let findings = instance.analyze(pod)?;
-                // An isolated plugin's instance ends with its pod.
-                if !plugin.fresh_per_pod {
-                    slot.instance = Some(instance);
-                }
-                Ok(findings)
-            });
             if let Some(observer) = self.observer {
                 observer.observe(plugin.name(), started.elapsed(), outcome.is_err());
             }
@@ -110,9 +110,11 @@ impl<'a> Worker<'a> {
                     // The failed instance was not put back: the next pod gets a fresh one.
                     slot.failures += 1;
                     let mut message = format!(
-                        "plugin `{}` failed on pod {}: {error}",
+                        "plugin `{}` failed on pod {}: {}{}",
                         plugin.name(),
-                        pod.key()
+                        pod.key(),
+                        crate::error::chain(&error),
+                        if retried { " (tried twice)" } else { "" }
                     );
                     if slot.failures >= MAX_CONSECUTIVE_FAILURES {
                         slot.disabled = true;
@@ -121,11 +123,32 @@ impl<'a> Worker<'a> {
                     result
                         .diagnostics
                         .push(plugin_diagnostic(plugin, pod, message));
+                    result.unanalysed_by.push(plugin.name.clone());
                 }
             }
         }
         result
     }
+}
+
+/// One call of `plugin` on `pod`, on `reused` or a fresh instance; a healthy reusable instance
+/// goes back to the slot.
+fn call(
+    plugin: &ActivePlugin,
+    slot: &mut Slot,
+    reused: Option<Instance>,
+    pod: &PodInput,
+) -> Result<Vec<Finding>, CallError> {
+    let mut instance = match reused {
+        Some(instance) => instance,
+        None => Instance::start(&plugin.plugin)?,
+    };
+    let findings = instance.analyze(pod)?;
+    // An isolated plugin's instance ends with its pod.
+    if !plugin.fresh_per_pod {
+        slot.instance = Some(instance);
+    }
+    Ok(findings)
 }
 
 /// A worker's healthy instances go back to their plugins for the next worker.

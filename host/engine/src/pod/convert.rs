@@ -45,6 +45,14 @@ pub enum ShapeError {
         name: String,
         field: &'static str,
     },
+    /// The API server refuses such a pod; a check on its image would say nonsense.
+    #[error("{kind} {namespace}/{name}: container `{container}` has no image")]
+    NoImage {
+        kind: String,
+        namespace: String,
+        name: String,
+        container: String,
+    },
 }
 
 /// Reads `object` as a pod if its kind describes one.
@@ -125,6 +133,28 @@ pub fn shape(object: model::Object) -> Result<Shape, ShapeError> {
         } else {
             "containers in its pod template"
         }));
+    }
+    let imageless = [
+        &spec.init_containers,
+        &spec.containers,
+        &spec.ephemeral_containers,
+    ]
+    .into_iter()
+    .flatten()
+    .flatten()
+    .find(|container| {
+        container
+            .image
+            .as_deref()
+            .is_none_or(|image| image.trim().is_empty())
+    });
+    if let Some(container) = imageless {
+        return Err(ShapeError::NoImage {
+            kind: kind.clone(),
+            namespace: namespace.clone(),
+            name: name.clone(),
+            container: container.name.clone().unwrap_or_default(),
+        });
     }
     Ok(Shape::Pod(Box::new(Pod {
         metadata,

@@ -1,8 +1,15 @@
 //! One live plugin instance and its calls, each under the plugin's time limit.
+//!
+//! The limit counts the CPU time the calling thread spends in the call, not wall time: on a
+//! machine saturated by other work a call that needs 20 ms may take 300 ms of wall time, and
+//! must not fail for it (results would depend on the load). The epoch ticker wakes the call every
+//! tick once its deadline passes; the callback then compares the thread's CPU time with the
+//! limit and lets the call go on while it is under. A wall-time cap (ten times the limit) still
+//! bounds a call on a machine so loaded that the thread barely runs.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use wasmtime::{Store, Trap};
+use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::sandbox::Breach;
 use super::{HostState, Limits, LoadedPlugin, deadline_ticks};
@@ -16,7 +23,7 @@ pub enum CallError {
     Timeout(Duration),
     #[error("exceeded its memory limit of {} MiB", .0 >> 20)]
     Memory(usize),
-    #[error("exceeded a resource limit: {0}")]
+    #[error("exceeded a resource limit")]
     Resource(#[source] Breach),
     #[error("overflowed its stack")]
     StackOverflow,
@@ -56,6 +63,14 @@ impl Instance {
         let mut store = Store::new(plugin.runtime.engine(), HostState::new(limits.memory_bytes));
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(deadline_ticks(limits.timeout));
+        store.epoch_deadline_callback(move |store| {
+            let clock = store.data().call_clock;
+            if clock.within(limits.timeout) {
+                Ok(UpdateDeadline::Continue(1))
+            } else {
+                Ok(UpdateDeadline::Interrupt)
+            }
+        });
         match plugin.pre.instantiate(&mut store) {
             Ok(bindings) => Ok(Instance {
                 store,
@@ -107,9 +122,57 @@ impl Instance {
 
     /// Restarts the time limit for the next call.
     fn arm(&mut self) {
+        self.store.data_mut().call_clock = CallClock::start();
         self.store
             .set_epoch_deadline(deadline_ticks(self.limits.timeout));
     }
+}
+
+/// When the call in progress began, in the thread's CPU time and in wall time.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct CallClock {
+    cpu: Option<Duration>,
+    wall: Instant,
+}
+
+/// Wall time a call may take, in multiples of its CPU limit, however loaded the machine is.
+const WALL_CAP: u32 = 10;
+
+impl CallClock {
+    pub(super) fn start() -> Self {
+        CallClock {
+            cpu: thread_cpu_time(),
+            wall: Instant::now(),
+        }
+    }
+
+    /// Whether the call is still within `limit`: CPU time under the limit, and wall time under
+    /// the cap. Without a CPU clock, wall time under the limit.
+    fn within(self, limit: Duration) -> bool {
+        let wall = self.wall.elapsed();
+        match (self.cpu, thread_cpu_time()) {
+            (Some(start), Some(now)) => {
+                now.saturating_sub(start) < limit && wall < limit * WALL_CAP
+            }
+            _ => wall < limit,
+        }
+    }
+}
+
+/// CPU time the calling thread has used (the callback runs on the thread running the call).
+fn thread_cpu_time() -> Option<Duration> {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `clock_gettime` writes one `timespec` we own and reads nothing else.
+    let failed = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) } != 0;
+    if failed {
+        return None;
+    }
+    let secs = u64::try_from(now.tv_sec).ok()?;
+    let nanos = u32::try_from(now.tv_nsec).ok()?;
+    Some(Duration::new(secs, nanos))
 }
 
 /// Names what went wrong in a failed call, by wasmtime's typed errors and the limiter's record,

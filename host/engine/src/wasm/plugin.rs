@@ -36,17 +36,17 @@ impl fmt::Display for PluginOrigin {
 /// Why a plugin could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{origin} is not a valid WebAssembly component: {source}")]
+    #[error("{origin} is not a valid WebAssembly component")]
     Compile {
         origin: PluginOrigin,
         source: BoxError,
     },
-    #[error("{origin} does not fit the kube-devops:analyzer@0.1.0 world: {source}")]
+    #[error("{origin} does not fit the kube-devops:analyzer@0.1.0 world")]
     Link {
         origin: PluginOrigin,
         source: BoxError,
@@ -64,7 +64,7 @@ pub enum LoadError {
         pinned: String,
         actual: String,
     },
-    #[error("{origin} failed while {doing}: {source}")]
+    #[error("{origin} failed while {doing}")]
     Call {
         origin: PluginOrigin,
         doing: &'static str,
@@ -77,9 +77,9 @@ pub enum LoadError {
     },
     #[error("plugin `{name}` rejected its settings: {reason}")]
     Settings { name: String, reason: String },
-    #[error("cannot set up the WebAssembly engine: {0}")]
-    Engine(BoxError),
-    #[error("cannot start the thread that enforces plugin time limits: {0}")]
+    #[error("cannot set up the WebAssembly engine")]
+    Engine(#[source] BoxError),
+    #[error("cannot start the thread that enforces plugin time limits")]
     Ticker(#[source] std::io::Error),
 }
 

@@ -35,6 +35,8 @@ pub struct HostState {
     pub(super) pod: Option<Arc<PodSource>>,
     /// Unix seconds when the call in progress began, for `analysis-time`.
     pub(super) analysis_time: i64,
+    /// When the call in progress began, for its time limit.
+    pub(super) call_clock: super::instance::CallClock,
 }
 
 impl HostState {
@@ -61,6 +63,7 @@ impl HostState {
             output,
             pod: None,
             analysis_time: 0,
+            call_clock: super::instance::CallClock::start(),
         }
     }
 

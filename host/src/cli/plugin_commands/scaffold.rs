@@ -8,8 +8,35 @@ use crate::cli::{PluginLanguage, PluginNewArgs};
 /// The contract, copied into Python and JavaScript projects (their tools read it at build time).
 const WIT: &str = include_str!("../../../../wit/analyzer.wit");
 
+/// Why a project could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum ScaffoldError {
+    #[error(
+        "plugin name `{0}` must be kebab-case: lower-case letters, digits and `-`, starting with a letter"
+    )]
+    Name(String),
+    #[error("{} already exists", .0.display())]
+    Exists(PathBuf),
+    #[error("cannot {doing} {}", path.display())]
+    Io {
+        doing: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io(doing: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> ScaffoldError {
+    let path = path.to_owned();
+    move |source| ScaffoldError::Io {
+        doing,
+        path,
+        source,
+    }
+}
+
 /// Writes the project and returns its directory. Refuses to overwrite anything.
-pub fn create(args: &PluginNewArgs) -> Result<PathBuf, String> {
+pub fn create(args: &PluginNewArgs) -> Result<PathBuf, ScaffoldError> {
     let name = &args.name;
     let kebab = name.starts_with(|c: char| c.is_ascii_lowercase())
         && name
@@ -17,13 +44,11 @@ pub fn create(args: &PluginNewArgs) -> Result<PathBuf, String> {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !name.ends_with('-');
     if !kebab {
-        return Err(format!(
-            "plugin name `{name}` must be kebab-case: lower-case letters, digits and `-`, starting with a letter"
-        ));
+        return Err(ScaffoldError::Name(name.clone()));
     }
     let dir = args.dir.join(name);
     if dir.exists() {
-        return Err(format!("{} already exists", dir.display()));
+        return Err(ScaffoldError::Exists(dir));
     }
     let mut files: Vec<(&str, String)> = match args.lang {
         PluginLanguage::Rust => {
@@ -67,16 +92,14 @@ pub fn create(args: &PluginNewArgs) -> Result<PathBuf, String> {
         let path = dir.join(path);
         let executable = path.extension().is_some_and(|e| e == "sh");
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|error| format!("cannot create {}: {error}", parent.display()))?;
+            std::fs::create_dir_all(parent).map_err(io("create", parent))?;
         }
-        std::fs::write(&path, text)
-            .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+        std::fs::write(&path, text).map_err(io("write", &path))?;
         #[cfg(unix)]
         if executable {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-                .map_err(|error| format!("cannot make {} executable: {error}", path.display()))?;
+                .map_err(io("make executable", &path))?;
         }
     }
     Ok(dir)
@@ -117,7 +140,7 @@ fn wasm_file(name: &str, lang: PluginLanguage) -> String {
 
 /// The SDK as a Cargo dependency: `--sdk PATH`, else this checkout's `sdk/` when kube-devops
 /// runs from one, else the SDK of this release from the repository.
-fn sdk_dependency(sdk: Option<&Path>) -> Result<String, String> {
+fn sdk_dependency(sdk: Option<&Path>) -> Result<String, ScaffoldError> {
     let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk");
     let path = match sdk {
         Some(path) => Some(path.to_owned()),
@@ -125,9 +148,7 @@ fn sdk_dependency(sdk: Option<&Path>) -> Result<String, String> {
     };
     match path {
         Some(path) => {
-            let path = path
-                .canonicalize()
-                .map_err(|error| format!("SDK at {}: {error}", path.display()))?;
+            let path = path.canonicalize().map_err(io("find the SDK at", &path))?;
             Ok(format!("{{ path = {:?} }}", path.display().to_string()))
         }
         None => Ok(format!(
