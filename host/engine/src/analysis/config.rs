@@ -3,7 +3,7 @@
 //!
 //! ```yaml
 //! limits:                     # for every plugin
-//!   timeoutMs: 250            # one call's wall time (default 250)
+//!   timeoutMs: 250            # one call's CPU time (default 250)
 //!   memoryMiB: 64             # one instance's memory (default 64)
 //!   maxFindings: 1000         # findings one call may return (default 1000)
 //! plugins:
@@ -51,7 +51,7 @@ pub struct Config {
 )]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LimitsConfig {
-    /// Wall time of one call, in milliseconds (default 250).
+    /// CPU time of one call, in milliseconds (default 250; wall time is capped at ten times it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 60000))]
     pub timeout_ms: Option<u64>,

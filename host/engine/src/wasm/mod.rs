@@ -42,7 +42,8 @@ const EPOCH_TICK: Duration = Duration::from_millis(2);
 /// What one plugin may use per call and per instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Wall time of one `analyze` (or `configure`) call. Default 250 ms.
+    /// CPU time of one `analyze` (or `configure`) call; its wall time is capped at ten times
+    /// this. Default 250 ms.
     pub timeout: Duration,
     /// Linear memory of one instance. Default 64 MiB.
     pub memory_bytes: usize,
