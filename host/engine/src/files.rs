@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use crate::pod::InputError;
 
 /// The path that means standard input.
-pub const STDIN: &str = "-";
+pub(crate) const STDIN: &str = "-";
 /// Extensions read when a directory is given.
 const EXTENSIONS: [&str; 3] = ["yaml", "yml", "json"];
 

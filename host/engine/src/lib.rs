@@ -10,7 +10,7 @@
 pub mod analysis;
 pub mod contract;
 pub mod error;
-pub mod files;
+mod files;
 pub mod manifest;
 pub mod pod;
 pub mod pool;

@@ -15,7 +15,6 @@ use serde::de::IgnoredAny;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-pub use crate::files::STDIN;
 use crate::files::{self, Input};
 use crate::pod::{InputError, Origin, Source};
 

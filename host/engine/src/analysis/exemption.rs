@@ -5,9 +5,9 @@
 use crate::contract::Pod;
 
 /// Exempts the whole pod when `"true"`.
-pub const EXEMPT: &str = "devops.stochastic.io/exempt";
+pub(crate) const EXEMPT: &str = "devops.stochastic.io/exempt";
 /// A comma-separated list of check ids the pod is exempt from.
-pub const EXEMPT_CHECKS: &str = "devops.stochastic.io/exempt-checks";
+pub(crate) const EXEMPT_CHECKS: &str = "devops.stochastic.io/exempt-checks";
 
 /// What a pod's annotations exempt it from.
 #[derive(Debug, Clone, PartialEq, Eq)]

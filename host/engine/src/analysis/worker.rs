@@ -21,7 +21,7 @@ use crate::pod::PodInput;
 use crate::wasm::{CallError, Instance};
 
 /// Failures in a row after which a plugin is no longer called in this run.
-pub const MAX_CONSECUTIVE_FAILURES: u32 = 3;
+pub(crate) const MAX_CONSECUTIVE_FAILURES: u32 = 3;
 /// Longest message kept from a plugin, in bytes.
 const MAX_MESSAGE: usize = 1024;
 
