@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use kube::ResourceExt;
+use kube::runtime::watcher::Event;
 
 use crate::build::{Build, Outcome};
 use crate::{DevOpsPolicy, DevOpsPolicySpec};
@@ -48,6 +49,17 @@ pub enum Built {
     },
 }
 
+/// What one event of the DevOpsPolicy watch asks of the watcher's owner.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Handled {
+    /// Namespaces whose catalog must be built again (their policy in effect may have changed).
+    pub rebuild: Vec<String>,
+    /// Namespaces whose policies were seen or went: their statuses may need writing.
+    pub touched: Vec<String>,
+    /// The watch's initial list is complete.
+    pub listed: bool,
+}
+
 #[derive(Default)]
 pub struct Policies {
     by_namespace: BTreeMap<String, BTreeMap<String, DevOpsPolicy>>,
@@ -59,6 +71,39 @@ pub struct Policies {
 }
 
 impl Policies {
+    /// Takes one event of the DevOpsPolicy watch: the operator and the webhook each watch
+    /// policies and both read the events through here.
+    pub fn handle(&mut self, event: Event<DevOpsPolicy>) -> Handled {
+        let mut handled = Handled::default();
+        match event {
+            Event::Init => self.begin_init(),
+            Event::InitApply(policy) | Event::Apply(policy) => {
+                let namespace = policy.namespace().unwrap_or_default();
+                if self.apply(policy) {
+                    handled.rebuild.push(namespace.clone());
+                }
+                handled.touched.push(namespace);
+            }
+            Event::Delete(policy) => {
+                let namespace = policy.namespace().unwrap_or_default();
+                self.delete(&namespace, &policy.name_any());
+                handled.rebuild.push(namespace.clone());
+                handled.touched.push(namespace);
+            }
+            Event::InitDone => {
+                let gone: Vec<String> = self
+                    .end_init()
+                    .into_iter()
+                    .map(|(namespace, _)| namespace)
+                    .collect();
+                handled.rebuild.clone_from(&gone);
+                handled.touched = gone;
+                handled.listed = true;
+            }
+        }
+        handled
+    }
+
     /// Records a policy; true when its spec changed (its namespace's catalog must be rebuilt).
     pub fn apply(&mut self, policy: DevOpsPolicy) -> bool {
         let namespace = policy.namespace().unwrap_or_default();
@@ -300,6 +345,31 @@ mod tests {
         );
         assert!(!policies.building());
         assert!(policies.catalog("shop").is_none());
+    }
+
+    #[test]
+    fn watch_events_say_what_to_rebuild_and_what_was_touched() {
+        let mut policies = Policies::default();
+        assert_eq!(policies.handle(Event::Init), Handled::default());
+        let listed = policies.handle(Event::InitApply(policy("audit")));
+        assert_eq!(listed.rebuild, ["shop"]);
+        let done = policies.handle(Event::InitDone);
+        assert!(done.listed && done.rebuild.is_empty(), "{done:?}");
+        let same = policies.handle(Event::Apply(policy("audit")));
+        assert!(
+            same.rebuild.is_empty(),
+            "an unchanged policy needs no rebuild"
+        );
+        assert_eq!(same.touched, ["shop"], "its status may still need writing");
+        let gone = policies.handle(Event::Delete(policy("audit")));
+        assert_eq!(gone.rebuild, ["shop"]);
+        assert!(!policies.has_policy("shop"));
+        // A relist that no longer lists a policy forgets it and rebuilds its namespace.
+        policies.handle(Event::Apply(policy("kept")));
+        policies.handle(Event::Init);
+        let relisted = policies.handle(Event::InitDone);
+        assert_eq!(relisted.rebuild, ["shop"]);
+        assert!(relisted.listed);
     }
 
     #[test]

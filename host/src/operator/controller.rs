@@ -25,7 +25,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::ListParams;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
-use kube::{Api, Client, Resource, ResourceExt};
+use kube::{Api, Client, Resource};
 use tokio::sync::{mpsc, watch};
 
 use super::metrics::Metrics;
@@ -257,35 +257,22 @@ impl Controller {
             }
         };
         self.metrics.reconciles.with_label_values(&["policy"]).inc();
-        match event {
-            Event::Init => self.policies.begin_init(),
-            Event::InitApply(policy) | Event::Apply(policy) => self.apply_policy(policy),
-            Event::InitDone => {
-                for (namespace, _) in self.policies.end_init() {
-                    self.rebuild(&namespace);
-                    self.mark_dirty(&namespace);
-                }
-                self.policies_synced = true;
-            }
-            Event::Delete(policy) => {
-                let namespace = policy.namespace().unwrap_or_default();
-                self.policies.delete(&namespace, &policy.name_any());
-                if !self.tracks(&namespace) {
-                    // A system namespace whose last policy went: left alone again.
-                    self.forget_namespace(&namespace);
-                }
-                self.rebuild(&namespace);
-                self.mark_dirty(&namespace);
+        let handled = self.policies.handle(event);
+        for namespace in &handled.touched {
+            if !self.tracks(namespace) {
+                // A system namespace whose last policy went: left alone again.
+                self.forget_namespace(namespace);
             }
         }
-    }
-
-    fn apply_policy(&mut self, policy: DevOpsPolicy) {
-        let namespace = policy.namespace().unwrap_or_default();
-        if self.policies.apply(policy) {
-            self.rebuild(&namespace);
+        for namespace in &handled.rebuild {
+            self.rebuild(namespace);
         }
-        self.mark_dirty(&namespace);
+        for namespace in &handled.touched {
+            self.mark_dirty(namespace);
+        }
+        if handled.listed {
+            self.policies_synced = true;
+        }
     }
 
     /// Builds the namespace's catalog from its policy in effect, off the async runtime (loading

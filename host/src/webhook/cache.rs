@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 
 use futures::StreamExt;
 use kube::runtime::WatchStreamExt;
-use kube::runtime::watcher::{self, Event};
+use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
 use tokio::sync::{mpsc, watch};
 
@@ -158,19 +158,10 @@ pub async fn run(
             _ = shutdown.wait_for(|stop| *stop) => return,
             Some(event) = events.next() => {
                 let changed = match event {
-                    Ok(Event::Init) => { policies.begin_init(); Vec::new() }
-                    Ok(Event::InitApply(policy) | Event::Apply(policy)) => {
-                        let namespace = policy.namespace().unwrap_or_default();
-                        if policies.apply(policy) { vec![namespace] } else { Vec::new() }
-                    }
-                    Ok(Event::Delete(policy)) => {
-                        let namespace = policy.namespace().unwrap_or_default();
-                        policies.delete(&namespace, &policy.name_any());
-                        vec![namespace]
-                    }
-                    Ok(Event::InitDone) => {
-                        listed = true;
-                        policies.end_init().into_iter().map(|(namespace, _)| namespace).collect()
+                    Ok(event) => {
+                        let handled = policies.handle(event);
+                        listed |= handled.listed;
+                        handled.rebuild
                     }
                     Err(error) => {
                         tracing::warn!(error = %error, "policy watch failed; retrying");
