@@ -600,20 +600,6 @@ fn a_namespace_with_a_policy_is_analysed_whatever_it_is_called() {
     );
 }
 
-/// A policy entry naming test plugin `plugin` in a fresh plugin dir, pinned by its digest.
-fn custom_plugin(dir: &std::path::Path, plugin: &str, settings: Value) -> (String, Value) {
-    let bytes = std::fs::read(support::plugin_wasm(plugin)).expect("plugin");
-    let plugins = dir.join("plugins");
-    std::fs::create_dir_all(&plugins).expect("plugin dir");
-    std::fs::write(plugins.join(format!("{plugin}.wasm")), &bytes).expect("copy plugin");
-    let entry = json!({
-        "name": plugin,
-        "settings": settings,
-        "source": {"file": format!("{plugin}.wasm"), "sha256": support::sha256_hex(&bytes)},
-    });
-    (plugins.to_string_lossy().into_owned(), entry)
-}
-
 /// Regression: one instance of a custom plugin analysed pod after pod, so a plugin keeping
 /// each pod it saw could write one pod's data into another's findings, and another
 /// namespace's PolicyReport. The `stash` plugin lists every pod its instance has seen.
@@ -621,7 +607,9 @@ fn custom_plugin(dir: &std::path::Path, plugin: &str, settings: Value) -> (Strin
 fn a_custom_plugin_carries_nothing_from_one_pod_into_another_pods_report() {
     let server = ApiServer::start();
     let dir = support::temp_dir();
-    let (plugin_dir, entry) = custom_plugin(dir.path(), "misbehave", json!({"mode": "stash"}));
+    let plugins = dir.path().join("plugins");
+    let entry = support::policy_plugin(&plugins, "misbehave", json!({"mode": "stash"}));
+    let plugin_dir = plugins.to_string_lossy().into_owned();
     let spec = json!({"plugins": [entry]});
     for namespace in ["tenant-a", "tenant-b"] {
         server.apply_object(policy_in(namespace, spec.clone()));

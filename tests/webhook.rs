@@ -357,17 +357,10 @@ fn a_plugin_that_loops_forever_fails_open_or_closed_within_the_deadline() {
     }
 }
 
-/// A plugin dir holding `plugin` (a test plugin crate) as `{plugin}.wasm`, and the policy
-/// entry that names it with its pinned digest and `settings`.
+/// A fresh plugin dir holding test plugin `plugin`, and the policy entry that names it.
 fn custom_plugin(plugin: &str, settings: Value) -> (tempfile::TempDir, Value) {
-    let bytes = std::fs::read(support::plugin_wasm(plugin)).expect("plugin");
     let dir = support::temp_dir();
-    std::fs::write(dir.path().join(format!("{plugin}.wasm")), &bytes).expect("copy plugin");
-    let entry = json!({
-        "name": plugin,
-        "settings": settings,
-        "source": {"file": format!("{plugin}.wasm"), "sha256": support::sha256_hex(&bytes)},
-    });
+    let entry = support::policy_plugin(dir.path(), plugin, settings);
     (dir, entry)
 }
 

@@ -181,6 +181,19 @@ pub fn plugin_wasm(crate_name: &str) -> String {
         .into_owned()
 }
 
+/// Copies test plugin `plugin` into `dir` as `{plugin}.wasm` and returns the DevOpsPolicy
+/// `plugins[]` entry that names it there, pinned by its digest, with `settings`.
+pub fn policy_plugin(dir: &Path, plugin: &str, settings: serde_json::Value) -> serde_json::Value {
+    let bytes = std::fs::read(plugin_wasm(plugin)).expect("plugin");
+    std::fs::create_dir_all(dir).expect("plugin dir");
+    std::fs::write(dir.join(format!("{plugin}.wasm")), &bytes).expect("copy plugin");
+    serde_json::json!({
+        "name": plugin,
+        "settings": settings,
+        "source": {"file": format!("{plugin}.wasm"), "sha256": sha256_hex(&bytes)},
+    })
+}
+
 /// sha256 of `bytes`, hex, as `sha256sum` prints it and policies pin plugin modules.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;

@@ -64,8 +64,7 @@ pub fn resolve(paths: &[PathBuf]) -> Inputs {
                 .push(at(path, format!("cannot read: {error}"))),
             Ok(meta) if meta.is_dir() => {
                 let before = walk.found.inputs.len();
-                walk.directory(path, &meta);
-                if walk.found.inputs.len() == before && walk.entered(&meta) {
+                if walk.directory(path, &meta) && walk.found.inputs.len() == before {
                     walk.found.errors.push(at(
                         path,
                         "no .yaml, .yml or .json files in this directory".to_owned(),
@@ -95,24 +94,17 @@ struct Walk {
     files: HashSet<Identity>,
     /// Directories walked so far: a link back to one is a cycle.
     dirs: HashSet<Identity>,
-    /// Directories whose walk found nothing because it was a repeat.
-    repeated: HashSet<Identity>,
 }
 
 impl Walk {
-    /// Whether the directory `meta` was walked for the first time (not a repeat).
-    fn entered(&self, meta: &std::fs::Metadata) -> bool {
-        !self.repeated.contains(&identity(meta))
-    }
-
-    fn directory(&mut self, dir: &Path, meta: &std::fs::Metadata) {
+    /// Walks `dir` unless it was walked already (a cycle, or given twice); false then.
+    fn directory(&mut self, dir: &Path, meta: &std::fs::Metadata) -> bool {
         if !self.dirs.insert(identity(meta)) {
-            self.repeated.insert(identity(meta));
             self.found.warnings.push(at(
                 dir,
                 "a directory already read (a symbolic link loops back to it, or it was given twice); skipped".to_owned(),
             ));
-            return;
+            return false;
         }
         let entries = match std::fs::read_dir(dir) {
             Ok(entries) => entries,
@@ -120,7 +112,7 @@ impl Walk {
                 self.found
                     .errors
                     .push(at(dir, format!("cannot read directory: {error}")));
-                return;
+                return true;
             }
         };
         let mut paths: Vec<PathBuf> = entries
@@ -148,6 +140,7 @@ impl Walk {
                 self.file(&path, &meta, false);
             }
         }
+        true
     }
 
     fn file(&mut self, path: &Path, meta: &std::fs::Metadata, named: bool) {
