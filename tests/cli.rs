@@ -270,7 +270,10 @@ fn truncated_json_keeps_the_documents_before_it() {
     let result = run(&["analyze", "-f", &file, "-o", "json"]);
     assert_eq!(result.code, 3, "{result:?}");
     assert!(result.stderr.contains(&format!("{file}:3: ")), "{result:?}");
-    assert!(result.stderr.contains("EOF"), "{result:?}");
+    assert!(
+        result.stderr.contains("the input ends inside a value"),
+        "{result:?}"
+    );
     assert_eq!(result.json()["summary"]["podsAnalyzed"], 2);
 }
 
@@ -518,7 +521,7 @@ fn a_container_without_an_image_is_an_invalid_document() {
     assert!(
         result
             .stderr
-            .contains(&format!("{file}:10: Pod shop/imageless"))
+            .contains(&format!("{file}:11: Pod shop/imageless"))
             && result.stderr.contains("container `app` has no image"),
         "{}",
         result.stderr
@@ -562,5 +565,123 @@ fn a_duplicate_key_is_read_as_kubectl_reads_it_with_a_warning() {
             .as_array()
             .is_some_and(|all| all.iter().any(|d| d["kind"] == "inputWarning")),
         "{report}"
+    );
+}
+
+/// Regression: findings named neither the object's kind nor its file and line, so a Pod and a
+/// Deployment of the same name could not be told apart, nor a finding traced to its manifest.
+#[test]
+fn findings_say_which_object_and_where_it_is_declared() {
+    let dir = temp_dir();
+    let yaml = write(
+        dir.path(),
+        "web.yaml",
+        "# the pod\napiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: sidecar\n    image: envoy:1.30\n  - name: app\n    image: nginx\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: \"app\"\n        image: nginx:latest\n",
+    );
+    let json = write(
+        dir.path(),
+        "list.json",
+        "{\"kind\": \"List\", \"items\": [\n{\"kind\": \"Pod\", \"metadata\": {\"name\": \"a\"}, \"spec\": {\"containers\": [{\"name\": \"app\", \"image\": \"nginx\"}]}},\n{\"kind\": \"Pod\", \"metadata\": {\"name\": \"b\"},\n \"spec\": {\"containers\": [\n  {\"name\": \"app\", \"image\": \"nginx\"}]}}\n]}\n",
+    );
+    let result = run(&["analyze", "-f", &yaml, "-f", &json, "-o", "json"]);
+    assert_eq!(result.code, 0, "{result:?}");
+    let report = result.json();
+    let latest = |name: &str, kind: &str| {
+        report["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .find(|finding| {
+                finding["check"] == "latest-tag"
+                    && finding["pod"] == name
+                    && finding["kind"] == kind
+            })
+            .cloned()
+            .unwrap_or_else(|| panic!("no latest-tag finding on {kind} {name}: {report}"))
+    };
+    let pod = latest("web", "Pod");
+    assert_eq!(pod["apiVersion"], "v1");
+    assert_eq!(pod["container"], "app");
+    assert_eq!(pod["source"]["file"], yaml.as_str());
+    assert_eq!(
+        pod["source"]["line"], 2,
+        "an object starts past leading comments"
+    );
+    assert_eq!(pod["source"]["containerLine"], 10, "{pod}");
+    let deployment = latest("web", "Deployment");
+    assert_eq!(deployment["apiVersion"], "apps/v1");
+    assert_eq!(deployment["source"]["line"], 13, "and past the `---` line");
+    assert_eq!(deployment["source"]["containerLine"], 23, "{deployment}");
+    let second = latest("b", "Pod");
+    assert_eq!(second["source"]["file"], json.as_str());
+    assert_eq!(second["source"]["line"], 3);
+    assert_eq!(second["source"]["containerLine"], 5, "{second}");
+
+    let text = run(&["analyze", "-f", &yaml]);
+    assert!(
+        text.stdout.contains(&format!(
+            "{yaml}:23: default Deployment/web [app] latest-tag:"
+        )),
+        "{}",
+        text.stdout
+    );
+}
+
+/// Kinds beyond the seed's are skipped unless `podTemplates:` opts in to them; then they are
+/// read as the pods their templates describe, at the known or the given template path.
+#[test]
+fn other_workload_kinds_are_read_when_the_config_opts_in() {
+    let dir = temp_dir();
+    let manifests = write(
+        dir.path(),
+        "workloads.yaml",
+        "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: canary}\nspec:\n  template:\n    spec:\n      containers: [{name: app, image: nginx:latest}]\n---\napiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: hello}\nspec:\n  template:\n    spec:\n      containers: [{name: app, image: ko:latest}]\n---\napiVersion: v1\nkind: Service\nmetadata: {name: plain}\nspec: {ports: [{port: 80}]}\n---\napiVersion: v1\nkind: PodTemplate\nmetadata: {name: base}\ntemplate:\n  spec:\n    containers: [{name: app, image: base:latest}]\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec:\n  runtime:\n    pod:\n      spec:\n        containers: [{name: app, image: widget:latest}]\n",
+    );
+    let seed = run(&["analyze", "-f", &manifests, "-o", "json"]);
+    assert_eq!(seed.code, 0, "{seed:?}");
+    assert_eq!(seed.json()["summary"]["podsAnalyzed"], 0, "seed semantics");
+
+    let config = write(
+        dir.path(),
+        "config.yaml",
+        "podTemplates:\n- kind: Rollout\n- kind: Service\n- kind: PodTemplate\n- kind: Widget\n  apiVersion: example.com\n  templatePath: spec.runtime.pod\n",
+    );
+    let result = run(&[
+        "analyze", "-f", &manifests, "--config", &config, "-o", "json",
+    ]);
+    assert_eq!(result.code, 0, "{result:?}");
+    let report = result.json();
+    assert_eq!(report["summary"]["podsAnalyzed"], 4, "{report}");
+    let mut kinds: Vec<String> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|finding| finding["check"] == "latest-tag")
+        .map(|finding| {
+            format!(
+                "{}/{}",
+                finding["kind"].as_str().unwrap_or(""),
+                finding["pod"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "PodTemplate/base",
+            "Rollout/canary",
+            "Service/hello",
+            "Widget/w"
+        ]
+    );
+
+    let bad = write(dir.path(), "bad.yaml", "podTemplates:\n- kind: Widget\n");
+    let refused = run(&["analyze", "-f", &manifests, "--config", &bad]);
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(
+        refused.stderr.contains("templatePath"),
+        "{}",
+        refused.stderr
     );
 }

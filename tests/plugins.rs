@@ -409,8 +409,8 @@ fn system_namespaces_are_excluded_unless_asked_for() {
         "",
         &text,
         &Filter {
-            namespace: None,
             include_system: true,
+            ..Filter::default()
         },
     );
     assert_eq!(everything.summary.pods_analyzed, 9);
@@ -419,7 +419,7 @@ fn system_namespaces_are_excluded_unless_asked_for() {
         &text,
         &Filter {
             namespace: Some("kube-system".into()),
-            include_system: false,
+            ..Filter::default()
         },
     );
     assert_eq!(one.summary.pods_analyzed, 1);
@@ -523,4 +523,31 @@ fn exemption_annotations_skip_pods_and_checks_on_pods_and_workloads() {
         .collect();
     liveness.sort();
     assert_eq!(liveness, ["legacy", "plain"]);
+}
+
+/// The policy library's plugins are built in but off: without a config the analysis runs the
+/// seed's plugins only; `enabled: true` adds one.
+#[test]
+fn opt_in_builtins_run_only_when_enabled() {
+    let runtime = kube_devops_builtins::runtime(None).expect("runtime");
+    let names = |catalog: &Catalog| -> Vec<String> {
+        catalog
+            .plugins
+            .iter()
+            .map(|plugin| plugin.name().to_owned())
+            .collect()
+    };
+    let defaults = Catalog::defaults(&runtime).expect("defaults");
+    assert_eq!(
+        names(&defaults),
+        ["latest-tag", "pending", "probes", "restarts"],
+        "the seed's plugins, and only them"
+    );
+    let config = Config::parse("plugins:\n  pod-security: {enabled: true}\n").expect("config");
+    let enabled = Catalog::load(&runtime, &config, &PluginPaths::default()).expect("catalog");
+    assert!(
+        names(&enabled).contains(&"pod-security".to_owned()),
+        "{:?}",
+        names(&enabled)
+    );
 }

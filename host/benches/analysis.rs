@@ -4,6 +4,8 @@
 //!   on a `kubectl get pods -o json` list of synthetic pods (10 000 and 100 000 by default);
 //! - the cost of the Wasm sandbox: the four built-in checks written natively in Rust, run over
 //!   the same pods, read the same way and spread over the same threads;
+//! - the release binary on the list as a file: wall time and peak resident memory (the reader
+//!   streams, so memory should not follow the file's size);
 //! - start-up: wall time of the release binary analysing a one-pod file.
 //!
 //! Run it with
@@ -16,7 +18,7 @@
 //! `KUBE_DEVOPS_BENCH_REPEATS` (runs per measurement, default 5) and
 //! `KUBE_DEVOPS_BENCH_STARTUP_RUNS` (default 20); `KUBE_DEVOPS_BENCH_SAVE=DIR` also writes each
 //! generated list to `DIR/pods-N.json`, to look at or to feed the binary;
-//! `KUBE_DEVOPS_BENCH_ONLY=full,sandbox,startup` runs only the parts named. Progress goes to
+//! `KUBE_DEVOPS_BENCH_ONLY=full,binary,sandbox,startup` runs only the parts named. Progress goes to
 //! stderr, the results table to stdout. No criterion: every figure is the median (and minimum)
 //! of a few `Instant` timings.
 
@@ -80,8 +82,8 @@ fn main() {
     .expect("the built-in plugins load");
     // Every pod counts, system namespaces included, so that pods/s means all N pods.
     let filter = Filter {
-        namespace: None,
         include_system: true,
+        ..Filter::default()
     };
 
     let mut table = Table::default();
@@ -105,6 +107,9 @@ fn main() {
             if pods == 100_000 {
                 full_100k = Some(full);
             }
+        }
+        if only("binary") {
+            bench_binary(&text, pods, repeats, &mut table);
         }
         if only("sandbox") {
             let ratio = bench_sandbox(&catalog, &filter, text, pods, repeats, &mut table);
@@ -587,6 +592,60 @@ fn bench_startup(
     };
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+/// `kube-devops analyze -f pods.json -o json` with the release binary: wall time and the peak
+/// resident memory of the process.
+fn bench_binary(text: &str, pods: usize, repeats: usize, table: &mut Table) {
+    let Some(binary) = binary() else {
+        table.note("release binary not found: the binary on a file was not measured".to_owned());
+        return;
+    };
+    eprintln!("release binary on {pods} pods…");
+    let dir = std::env::temp_dir().join(format!("kube-devops-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create a temporary directory");
+    let file = dir.join(format!("pods-{pods}.json"));
+    std::fs::write(&file, text).expect("write the list");
+    let mut peaks = Vec::with_capacity(repeats);
+    let (stats, _) = measure(repeats, || {
+        let child = Command::new(&binary)
+            .args(["analyze", "--include-system", "-o", "json", "-f"])
+            .arg(&file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run the binary");
+        let (status, peak_kb) = wait_with_peak(child);
+        assert_eq!(status, 0, "kube-devops analyze exited with {status}");
+        peaks.push(peak_kb);
+    });
+    peaks.sort_unstable();
+    let peak_mb = peaks[peaks.len() / 2] as f64 / 1024.0;
+    table.row(
+        &format!(
+            "Release binary: `analyze -f pods.json -o json` ({:.0} MB file), peak RSS {peak_mb:.0} MB",
+            text.len() as f64 / 1e6
+        ),
+        pods,
+        stats,
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Waits for `child`; its exit code and peak resident memory in KiB, read from `VmHWM` while
+/// it runs. (`ru_maxrss` would count the moment between fork and exec, when the child still
+/// shares this process's gigabyte of JSON.)
+fn wait_with_peak(mut child: std::process::Child) -> (i32, i64) {
+    let mut peak = 0.0f64;
+    loop {
+        let (_, hwm) = common::memory(child.id());
+        peak = peak.max(hwm);
+        if let Some(status) = child.try_wait().expect("wait for the binary") {
+            return (status.code().unwrap_or(-1), (peak * 1024.0) as i64);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// The release binary: the one cargo built for this benchmark, else `<target>/release`.

@@ -60,15 +60,36 @@ fn main() {
         } else {
             "None".to_owned()
         };
+        let enabled_by_default = enabled_by_default(&workspace.join("plugins").join(name));
         writeln!(
             generated,
-            "    Builtin {{ name: {name:?}, wasm: include_bytes!({:?}), precompiled: {precompiled} }},",
+            "    Builtin {{ name: {name:?}, wasm: include_bytes!({:?}), precompiled: {precompiled}, enabled_by_default: {enabled_by_default} }},",
             embedded.display().to_string()
         )
         .expect("write to String");
     }
     generated.push_str("];\n");
     fs::write(out_dir.join("builtin_plugins.rs"), generated).expect("write OUT_DIR");
+}
+
+/// False when the plugin's Cargo.toml says `enabled-by-default = false` in its
+/// `[package.metadata.kube-devops]` table: an opt-in plugin of the policy library.
+fn enabled_by_default(crate_dir: &Path) -> bool {
+    let manifest = crate_dir.join("Cargo.toml");
+    let text = fs::read_to_string(&manifest)
+        .unwrap_or_else(|error| panic!("{}: {error}", manifest.display()));
+    let mut in_table = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_table = line == "[package.metadata.kube-devops]";
+        } else if in_table
+            && let Some((key, value)) = line.split_once('=')
+            && key.trim() == "enabled-by-default"
+        {
+            return value.split('#').next().unwrap_or_default().trim() != "false";
+        }
+    }
+    true
 }
 
 /// Crate directories under `plugins/`, in name order.

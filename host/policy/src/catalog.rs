@@ -69,7 +69,9 @@ pub fn config(spec: &DevOpsPolicySpec) -> Config {
     }
     for plugin in &spec.plugins {
         let entry = config.plugins.entry(plugin.name.clone()).or_default();
-        entry.enabled = plugin.enabled.or(entry.enabled);
+        // Listed means run (the CRD's "default true"): an opt-in built-in such as
+        // `pod-security` runs when a policy names it.
+        entry.enabled = Some(plugin.enabled.or(entry.enabled).unwrap_or(true));
         entry.checks.clone_from(&plugin.checks);
         if let Some(limits) = plugin.limits {
             entry.limits = limits;
@@ -203,6 +205,28 @@ mod tests {
         let config = config(&spec);
         assert_eq!(config.plugin("restarts").0, r#"{"threshold":1}"#);
         assert_eq!(config.checks["high-restarts"].weight, Some(9));
+    }
+
+    #[test]
+    fn a_plugin_a_policy_names_runs_unless_it_says_enabled_false() {
+        let named = |enabled| PluginPolicy {
+            name: "pod-security".to_owned(),
+            enabled,
+            ..PluginPolicy::default()
+        };
+        let spec = |plugin| DevOpsPolicySpec {
+            plugins: vec![plugin],
+            ..DevOpsPolicySpec::default()
+        };
+        // `pod-security` is off unless enabled; naming it in a policy enables it.
+        assert_eq!(
+            config(&spec(named(None))).plugins["pod-security"].enabled,
+            Some(true)
+        );
+        assert_eq!(
+            config(&spec(named(Some(false)))).plugins["pod-security"].enabled,
+            Some(false)
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! `kube-devops analyze`: load the plugins, read pods from files or the cluster, print the
 //! report, apply the CI gates.
 
+use std::sync::Arc;
+
 use super::output::{self, Exit, Progress, fail, fail_cluster};
 use super::render;
 use super::{AnalyzeArgs, ClusterArgs, ReportFormat};
@@ -8,6 +10,7 @@ use crate::cluster::Cluster;
 use kube_devops_engine::analysis::report::DiagnosticKind;
 use kube_devops_engine::analysis::{
     Aggregator, Catalog, Config, Filter, PluginPaths, Report, SetupError, analyze_sources,
+    analyze_stream,
 };
 use kube_devops_engine::manifest;
 
@@ -41,9 +44,14 @@ pub async fn run(args: &AnalyzeArgs, cluster_args: &ClusterArgs) -> Exit {
         Ok(catalog) => catalog,
         Err(error) => return fail(Exit::Usage, &error),
     };
+    let kinds = match config.template_kinds() {
+        Ok(kinds) => kinds,
+        Err(error) => return fail(Exit::Usage, &error),
+    };
     let filter = Filter {
         namespace: args.namespace.clone(),
         include_system: args.include_system,
+        kinds: Arc::new(kinds),
     };
     let progress = Progress::on_terminal();
     let advance = |pods: usize| progress.advance(pods);
@@ -73,32 +81,16 @@ pub async fn run(args: &AnalyzeArgs, cluster_args: &ClusterArgs) -> Exit {
                 .or(config.max_input_bytes)
                 .unwrap_or(manifest::DEFAULT_MAX_INPUT_BYTES),
         };
-        let manifests = manifest::read_paths_with(&args.files, options);
-        if manifests.sources.is_empty() && !manifests.errors.is_empty() {
+        let streamed = analyze_stream(&catalog, &filter, &mut aggregator, &advance, |emit| {
+            manifest::stream(&args.files, options, emit)
+        });
+        if streamed.objects == 0 && aggregator.input_errors() > 0 {
             // Nothing could be read: a summary (a score of 100 over no pods) would lie.
-            for warning in &manifests.warnings {
-                eprintln!("warning: {}: {}", warning.location, warning.reason);
-            }
-            for error in &manifests.errors {
-                eprintln!("{}: {}", error.location, error.reason);
-            }
             progress.finish();
+            report_diagnostics(&aggregator.finish(&catalog));
             eprintln!("error: no input could be read; nothing was analysed");
             return Exit::InvalidInput;
         }
-        for warning in manifests.warnings {
-            aggregator.add_input_warning(warning);
-        }
-        for error in manifests.errors {
-            aggregator.add_input_error(error);
-        }
-        analyze_sources(
-            &catalog,
-            &manifests.sources,
-            &filter,
-            &mut aggregator,
-            &advance,
-        );
     }
     progress.finish();
 
@@ -107,10 +99,7 @@ pub async fn run(args: &AnalyzeArgs, cluster_args: &ClusterArgs) -> Exit {
     report_diagnostics(&report);
     let printed = match args.output {
         ReportFormat::Text => output::print(render::Text(&report)),
-        ReportFormat::Json => match serde_json::to_string_pretty(&report) {
-            Ok(json) => output::print_line(&json),
-            Err(error) => fail(Exit::Usage, &error),
-        },
+        ReportFormat::Json => output::print_json(&report),
         ReportFormat::Yaml => match serde_saphyr::to_string(&report) {
             Ok(yaml) => output::print(yaml),
             Err(error) => fail(Exit::Usage, &error),

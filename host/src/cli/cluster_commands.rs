@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::output::{self, Exit, fail, fail_cluster};
+use super::output::{self, Exit, fail_cluster};
 use super::{CheckArgs, ClusterArgs, ListFormat, ListPodsArgs};
 use crate::cluster::{Cluster, ClusterError};
 use kube_devops_engine::contract::{ContainerState, Pod};
@@ -103,10 +103,7 @@ pub async fn list_pods(args: &ListPodsArgs, cluster_args: &ClusterArgs) -> Exit 
         return fail_cluster(&error);
     }
     let printed = match args.output {
-        ListFormat::Json => match serde_json::to_string_pretty(&rows) {
-            Ok(json) => output::print_line(&json),
-            Err(error) => fail(Exit::Usage, &error),
-        },
+        ListFormat::Json => output::print_json(&rows),
         ListFormat::Text => {
             let mut text = format!(
                 "{:<19} {:<32} {:<15} {}\n",

@@ -69,6 +69,23 @@ pub fn print_line(text: &str) -> Exit {
     print(format_args!("{text}\n"))
 }
 
+/// `value` as pretty JSON and a newline, written as it is serialised: a report of 100 000 pods
+/// is never held as one string.
+pub fn print_json(value: &impl serde::Serialize) -> Exit {
+    let mut stdout = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let written = serde_json::to_writer_pretty(&mut stdout, value)
+        .map_err(io::Error::from)
+        .and_then(|()| writeln!(stdout))
+        .and_then(|()| stdout.flush());
+    match written {
+        Err(error) if error.kind() != io::ErrorKind::BrokenPipe => {
+            eprintln!("error: cannot write output: {error}");
+            Exit::Usage
+        }
+        _ => Exit::Success,
+    }
+}
+
 /// `analysed N pods…` on stderr while a long scan runs, only when stderr is a terminal.
 pub struct Progress {
     enabled: bool,

@@ -269,7 +269,7 @@ pub fn list(args: &PluginListArgs) -> Exit {
     };
     let views: Vec<PluginView> = catalog.plugins.iter().map(view).collect();
     match args.output {
-        ListFormat::Json => print_json(&views),
+        ListFormat::Json => output::print_json(&views),
         ListFormat::Text => {
             let mut text = String::new();
             for plugin in &views {
@@ -300,13 +300,6 @@ fn write_checks(text: &mut String, checks: &[CheckView]) {
             check.description,
             if check.enabled { "" } else { " (off)" }
         );
-    }
-}
-
-fn print_json(value: &impl Serialize) -> Exit {
-    match serde_json::to_string_pretty(value) {
-        Ok(json) => output::print_line(&json),
-        Err(error) => fail(Exit::Usage, &error),
     }
 }
 
@@ -366,7 +359,7 @@ pub fn inspect(args: &PluginInspectArgs) -> Exit {
         error,
     };
     let printed = match args.output {
-        ListFormat::Json => print_json(&inspection),
+        ListFormat::Json => output::print_json(&inspection),
         ListFormat::Text => output::print(inspection_text(&inspection, &bytes)),
     };
     match (&inspection.error, printed) {
@@ -560,8 +553,8 @@ fn run_case(
     }
     let mut aggregator = Aggregator::default();
     let filter = Filter {
-        namespace: None,
         include_system: true,
+        ..Filter::default()
     };
     analyze_sources(
         &catalog,

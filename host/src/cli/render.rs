@@ -90,11 +90,24 @@ impl fmt::Display for Text<'_> {
                     .as_deref()
                     .map(|c| format!(" [{c}]"))
                     .unwrap_or_default();
+                // `path:line` first when known, as compilers and ripgrep print it: editors jump there.
+                let location = finding
+                    .source
+                    .as_ref()
+                    .map(|source| {
+                        format!(
+                            "{}:{}: ",
+                            source.file,
+                            source.container_line.unwrap_or(source.line)
+                        )
+                    })
+                    .unwrap_or_default();
                 writeln!(
                     f,
-                    "  {:<8} {}/{}{container} {}: {}",
+                    "  {:<8} {location}{} {}/{}{container} {}: {}",
                     finding.severity,
                     finding.namespace,
+                    finding.kind,
                     finding.pod,
                     finding.check,
                     finding.message

@@ -213,11 +213,14 @@ mod tests {
             plugin: Arc::from("p"),
             check: Arc::from(check),
             severity,
+            api_version: None,
+            kind: Arc::from("Pod"),
             namespace: Arc::from("ns"),
             pod: Arc::from(pod),
             container: Some("app".to_owned()),
             message: String::new(),
             magnitude: 1,
+            source: None,
             weight,
         }
     }

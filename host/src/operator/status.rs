@@ -229,11 +229,14 @@ mod tests {
                 plugin: Arc::from("latest-tag"),
                 check: Arc::from("latest-tag"),
                 severity: Severity::High,
+                api_version: None,
+                kind: Arc::from("Pod"),
                 namespace: Arc::from("shop"),
                 pod: Arc::from(name.as_str()),
                 container: Some("app".to_owned()),
                 message: "x".repeat(1024),
                 magnitude: 1,
+                source: None,
                 weight: 5,
             };
             state.upsert(

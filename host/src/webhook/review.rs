@@ -259,11 +259,14 @@ mod tests {
             plugin: Arc::from("p"),
             check: Arc::from(check),
             severity,
+            api_version: None,
+            kind: Arc::from("Pod"),
             namespace: Arc::from("shop"),
             pod: Arc::from("web"),
             container: Some("app".to_owned()),
             message: "why".to_owned(),
             magnitude: 1,
+            source: None,
             weight: 1,
         }
     }

@@ -175,7 +175,15 @@ impl Catalog {
         // Disabled plugins were loaded all the same (it costs a millisecond) so that the config
         // file's names can be checked against every plugin and check there is.
         check_config_names(config, &loaded)?;
-        loaded.retain(|plugin| config.plugin_enabled(&plugin.metadata.name));
+        let by_default = |plugin: &LoadedPlugin| match plugin.origin {
+            PluginOrigin::Builtin(name) => runtime
+                .builtins()
+                .iter()
+                .find(|builtin| builtin.name == name)
+                .is_none_or(|builtin| builtin.enabled_by_default),
+            PluginOrigin::File(_) => true,
+        };
+        loaded.retain(|plugin| config.plugin_enabled(&plugin.metadata.name, by_default(plugin)));
         Self::assemble(config, loaded, paths.isolation)
     }
 

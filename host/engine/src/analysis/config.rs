@@ -18,6 +18,12 @@
 //!   missing-readiness-probe: {enabled: false}
 //!   high-restarts: {weight: 8, severity: critical}
 //! maxInputBytes: 4294967296   # bytes one input (-f) may hold (default 4 GiB)
+//! podTemplates:               # kinds read beyond the seed's, as the pods their templates make
+//!   - kind: Rollout           # known paths: PodTemplate, DeploymentConfig, Rollout,
+//!   - kind: Service           #   Knative Service (apiVersion serving.knative.dev/*)
+//!   - kind: Widget
+//!     apiVersion: example.com/v1   # optional: a group, or group/version
+//!     templatePath: spec.pod.template
 //! ```
 
 use std::collections::BTreeMap;
@@ -27,6 +33,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::contract::Severity;
+use crate::pod::{TemplateKindConfig, TemplateKinds};
 use crate::wasm::Limits;
 
 #[derive(Debug, Default, Deserialize)]
@@ -42,6 +49,9 @@ pub struct Config {
     pub checks: BTreeMap<String, CheckConfig>,
     /// Bytes one input (`-f FILE`, stdin) may hold; `--max-input-bytes` wins. Default 4 GiB.
     pub max_input_bytes: Option<u64>,
+    /// Kinds read beyond the seed's; default none (other kinds are skipped).
+    #[serde(default)]
+    pub pod_templates: Vec<TemplateKindConfig>,
 }
 
 /// A plugin's sandbox limits, in the config file and in a DevOpsPolicy's `plugins[].limits`;
@@ -129,10 +139,21 @@ impl Config {
         if text.trim().is_empty() {
             return Ok(Config::default());
         }
-        serde_saphyr::from_str(text).map_err(|error| {
+        let config: Config = serde_saphyr::from_str(text).map_err(|error| {
             let (line, reason) = crate::manifest::yaml_error(&error);
             InvalidConfig { line, reason }
-        })
+        })?;
+        // Checked now, so that a bad entry is a config error and not a surprise later.
+        config.template_kinds().map_err(|error| InvalidConfig {
+            line: None,
+            reason: error.to_string(),
+        })?;
+        Ok(config)
+    }
+
+    /// The kinds `podTemplates:` opts in to.
+    pub fn template_kinds(&self) -> Result<TemplateKinds, crate::pod::TemplateKindError> {
+        TemplateKinds::new(&self.pod_templates)
     }
 
     /// The settings JSON and limits of the plugin named `name`.
@@ -159,11 +180,12 @@ impl Config {
             .unwrap_or(true)
     }
 
-    pub(crate) fn plugin_enabled(&self, name: &str) -> bool {
+    /// Whether plugin `name` runs: its `enabled`, else `default`.
+    pub(crate) fn plugin_enabled(&self, name: &str, default: bool) -> bool {
         self.plugins
             .get(name)
             .and_then(|plugin| plugin.enabled)
-            .unwrap_or(true)
+            .unwrap_or(default)
     }
 }
 

@@ -77,14 +77,33 @@ pub struct FindingRow {
     pub plugin: Arc<str>,
     pub check: Arc<str>,
     pub severity: Severity,
+    /// The object's `apiVersion`, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<Arc<str>>,
+    /// The object's kind: `Pod`, or the workload whose pod template was analysed.
+    pub kind: Arc<str>,
     pub namespace: Arc<str>,
+    /// The object's name (the pod's, or the workload's).
     pub pod: Arc<str>,
     pub container: Option<String>,
     pub message: String,
     pub magnitude: u32,
+    /// Where the object is declared in the input files; absent for cluster input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<Provenance>,
     /// Score points per unit of magnitude; orders findings, not printed.
     #[serde(skip)]
     pub weight: u32,
+}
+
+/// The file and line an object starts on, and its container's line when a finding names one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Provenance {
+    pub file: Arc<str>,
+    pub line: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_line: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::catalog::{ActivePlugin, Catalog};
 use super::exemption::Exemption;
-use super::report::{Diagnostic, DiagnosticKind, FindingRow, PodResult};
+use super::report::{Diagnostic, DiagnosticKind, FindingRow, PodResult, Provenance};
 use crate::contract::Finding;
 use crate::pod::PodInput;
 use crate::wasm::{CallError, Instance};
@@ -72,10 +72,7 @@ impl<'a> Worker<'a> {
             result.exempt = true;
             return result;
         }
-        let names = PodNames {
-            namespace: Arc::from(pod.record.metadata.namespace.as_str()),
-            pod: Arc::from(pod.record.metadata.name.as_str()),
-        };
+        let mut names = PodNames::of(pod);
         for (plugin, slot) in self.catalog.plugins.iter().zip(&mut self.slots) {
             if !plugin.applies_to(&pod.record) {
                 continue;
@@ -104,7 +101,7 @@ impl<'a> Worker<'a> {
             match outcome {
                 Ok(findings) => {
                     slot.failures = 0;
-                    accept(plugin, pod, &names, &exemption, findings, &mut result);
+                    accept(plugin, pod, &mut names, &exemption, findings, &mut result);
                 }
                 Err(error) => {
                     // The failed instance was not put back: the next pod gets a fresh one.
@@ -162,17 +159,55 @@ impl Drop for Worker<'_> {
     }
 }
 
-/// The pod's names, allocated once and shared by all its findings.
+/// The pod's names and provenance, allocated once and shared by all its findings.
 struct PodNames {
     namespace: Arc<str>,
     pod: Arc<str>,
+    /// The file and line of the object, for file input.
+    file: Option<(Arc<str>, usize)>,
+    /// Where the containers are declared: found once, when a finding first names one.
+    container_lines: Option<Vec<(String, usize)>>,
+}
+
+impl PodNames {
+    fn of(pod: &PodInput) -> Self {
+        PodNames {
+            namespace: Arc::from(pod.record.metadata.namespace.as_str()),
+            pod: Arc::from(pod.record.metadata.name.as_str()),
+            file: pod
+                .source
+                .source
+                .file()
+                .map(|(path, line)| (path.clone(), line)),
+            container_lines: None,
+        }
+    }
+
+    /// Where a finding on `container` (or on the whole object) comes from.
+    fn provenance(&mut self, pod: &PodInput, container: Option<&str>) -> Option<Provenance> {
+        let (file, line) = self.file.clone()?;
+        let container_line = container.and_then(|name| {
+            let lines = self
+                .container_lines
+                .get_or_insert_with(|| pod.source.source.container_lines());
+            lines
+                .iter()
+                .find(|(known, _)| known == name)
+                .map(|(_, line)| *line)
+        });
+        Some(Provenance {
+            file,
+            line,
+            container_line,
+        })
+    }
 }
 
 /// Keeps the findings of enabled, declared, non-exempt checks; reports the malformed ones.
 fn accept(
     plugin: &ActivePlugin,
     pod: &PodInput,
-    names: &PodNames,
+    names: &mut PodNames,
     exemption: &Exemption,
     findings: Vec<Finding>,
     result: &mut PodResult,
@@ -212,15 +247,19 @@ fn accept(
             Some(severity) if !rule.severity_overridden => severity,
             _ => rule.severity,
         };
+        let source = names.provenance(pod, finding.container.as_deref());
         result.findings.push(FindingRow {
             plugin: plugin.name.clone(),
             check: rule.id.clone(),
             severity,
+            api_version: pod.source.api_version.clone(),
+            kind: pod.source.kind.clone(),
             namespace: names.namespace.clone(),
             pod: names.pod.clone(),
             container: finding.container,
             message: truncate(finding.message),
             magnitude: finding.magnitude,
+            source,
             weight: rule.weight,
         });
     }

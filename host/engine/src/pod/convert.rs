@@ -55,15 +55,35 @@ pub enum ShapeError {
     },
 }
 
-/// Reads `object` as a pod if its kind describes one.
-pub fn shape(object: model::Object) -> Result<Shape, ShapeError> {
+/// Whether the seed reads objects of `kind` (always, without opting in).
+pub fn is_seed_kind(kind: &str) -> bool {
+    kind == "Pod" || kind == "CronJob" || TEMPLATE_KINDS.contains(&kind)
+}
+
+/// `Kind namespace/name REST`, for a message about `object`.
+pub fn describe(object: &model::Object, rest: &str) -> String {
+    let meta = object.metadata.as_ref();
+    let namespace = meta
+        .and_then(|meta| meta.namespace.as_deref())
+        .filter(|namespace| !namespace.is_empty())
+        .unwrap_or(DEFAULT_NAMESPACE);
+    let name = meta
+        .and_then(|meta| meta.name.as_deref())
+        .unwrap_or_default();
+    let kind = object.kind.as_deref().unwrap_or("object");
+    format!("{kind} {namespace}/{name} {rest}")
+}
+
+/// Reads `object` as a pod if its kind describes one; `opt_in` when it is an opt-in kind,
+/// whose template is at `spec.template` by now.
+pub fn shape(object: model::Object, opt_in: bool) -> Result<Shape, ShapeError> {
     // A document without a kind is not a Kubernetes object (a Helm values file, a config file
     // beside the manifests): skipped like any kind that describes no pod.
     let Some(kind) = object.kind else {
         return Ok(Shape::Other);
     };
     let is_pod = kind == "Pod";
-    if !is_pod && kind != "CronJob" && !TEMPLATE_KINDS.contains(&kind.as_str()) {
+    if !opt_in && !is_seed_kind(&kind) {
         return Ok(Shape::Other);
     }
     let meta = object.metadata.unwrap_or_default();

@@ -5,6 +5,7 @@
 //! if a plugin asks for it (`pod-json`).
 
 mod convert;
+mod kinds;
 mod model;
 
 use std::ops::Range;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 pub use convert::DEFAULT_NAMESPACE;
+pub use kinds::{TemplateKindConfig, TemplateKindError, TemplateKinds};
 
 use crate::contract::Pod;
 
@@ -28,13 +30,18 @@ pub struct Source {
     implied_kind: Option<Arc<str>>,
 }
 
-/// The file (or stream) an object was read from, for messages.
+/// The file (or stream) an object was read from, for messages and provenance.
 #[derive(Debug, Clone)]
 pub enum Origin {
-    /// A JSON file: lines are counted in the text itself.
-    Json { path: Arc<str> },
-    /// A YAML document, converted to JSON: lines refer to the YAML, so only its first is known.
-    Yaml { path: Arc<str>, line: usize },
+    /// JSON from a file or stdin, starting on `line`: lines within the object count from it.
+    Json { path: Arc<str>, line: usize },
+    /// A YAML object starting on `line`, converted to JSON: lines in the JSON mean nothing to
+    /// the file, so `yaml` keeps the object's own lines, to find its containers in.
+    Yaml {
+        path: Arc<str>,
+        line: usize,
+        yaml: Arc<str>,
+    },
     /// The API server's answer to a list request.
     Cluster,
 }
@@ -57,34 +64,86 @@ impl Source {
         self
     }
 
+    /// The kind an object that names none is read as.
+    pub fn implied_kind(&self) -> Option<&str> {
+        self.implied_kind.as_deref()
+    }
+
     /// The object's JSON.
     pub fn json(&self) -> &str {
         &self.text[self.range.clone()]
+    }
+
+    /// The file and line the object starts on; `None` for cluster input.
+    pub fn file(&self) -> Option<(&Arc<str>, usize)> {
+        match &self.origin {
+            Origin::Json { path, line } | Origin::Yaml { path, line, .. } => Some((path, *line)),
+            Origin::Cluster => None,
+        }
     }
 
     /// `path:line` of the object's first line, or of `line` within it (1-based, as serde_json
     /// counts), for messages.
     pub fn location(&self, line: Option<usize>) -> String {
         match &self.origin {
-            Origin::Json { path } => {
-                let start = line_of(&self.text, self.range.start);
+            Origin::Json { path, line: start } => {
                 format!(
                     "{path}:{}",
                     start + line.map_or(0, |line| line.saturating_sub(1))
                 )
             }
-            Origin::Yaml { path, line } => format!("{path}:{line}"),
+            Origin::Yaml { path, line, .. } => format!("{path}:{line}"),
             Origin::Cluster => "cluster".to_owned(),
         }
     }
-}
 
-/// The 1-based line of byte `offset` in `text`.
-pub(crate) fn line_of(text: &str, offset: usize) -> usize {
-    1 + text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&byte| byte == b'\n')
-        .count()
+    /// The file lines of the `name:` entries (YAML, any quoting) or `"name": "..."` pairs
+    /// (JSON) after the object's first `containers` key, with the names: where its containers
+    /// are declared, as far as the text shows it. One pass over the object's text.
+    pub fn container_lines(&self) -> Vec<(String, usize)> {
+        let (text, start) = match &self.origin {
+            Origin::Json { line, .. } => (self.json(), *line),
+            Origin::Yaml { line, yaml, .. } => (&**yaml, *line),
+            Origin::Cluster => return Vec::new(),
+        };
+        let Some(from) = text.find("ontainers") else {
+            return Vec::new();
+        };
+        let bytes = text.as_bytes();
+        let (mut line, mut counted) = (start, 0);
+        let mut found = Vec::new();
+        for (at, _) in text[from..].match_indices("name") {
+            let at = from + at;
+            // A key: `name` quoted or bare, then `:`, and not the tail of another key.
+            let before = text[..at].trim_end_matches('"');
+            if before.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+                continue;
+            }
+            let rest = text[at + 4..].trim_start_matches('"').trim_start();
+            let Some(value) = rest.strip_prefix(':') else {
+                continue;
+            };
+            let value = value.trim_start_matches([' ', '\t']);
+            let quote = value.chars().next().filter(|c| *c == '"' || *c == '\'');
+            let value = match quote {
+                Some(quote) => value[1..].split(quote).next().unwrap_or_default(),
+                None => value
+                    .split([',', '}', '\n', '\r', ' ', '#'])
+                    .next()
+                    .unwrap_or_default(),
+            };
+            if value.is_empty() {
+                continue;
+            }
+            line += bytes[counted..at]
+                .iter()
+                .filter(|&&byte| byte == b'\n')
+                .count();
+            counted = at;
+            found.push((value.to_owned(), line));
+        }
+        found
+    }
 }
 
 /// A pod ready for the plugins.
@@ -108,25 +167,38 @@ impl PodInput {
 #[derive(Debug)]
 pub struct PodSource {
     pub source: Source,
-    /// The workload kind when the pod stands for a workload's template.
-    template_of: Option<String>,
+    /// The object's kind: `Pod`, or the workload whose template the pod stands for.
+    pub kind: Arc<str>,
+    /// The object's `apiVersion`, when it says (a Pod's is `v1` whether or not it says).
+    pub api_version: Option<Arc<str>>,
+    /// Where a workload's pod template is; `None` for a Pod.
+    template: Option<TemplateAt>,
+}
+
+/// Where a workload's pod template is in its JSON.
+#[derive(Debug, Clone)]
+enum TemplateAt {
+    /// `spec.template`, or a CronJob's `spec.jobTemplate.spec.template`.
+    Spec,
+    /// An opt-in kind's template path.
+    Path(Vec<String>),
 }
 
 impl PodSource {
     /// The pod as Kubernetes JSON. A workload's pod is built from its template, named after the
     /// workload, as the pod the workload would create.
     pub fn pod_json(&self) -> String {
-        if self.template_of.is_none() {
+        let Some(at) = &self.template else {
             return self.source.json().to_owned();
-        }
+        };
         let Ok(workload) = serde_json::from_str::<Value>(self.source.json()) else {
             return "{}".to_owned();
         };
         let spec = &workload["spec"];
-        let template = if spec["template"].is_object() {
-            &spec["template"]
-        } else {
-            &spec["jobTemplate"]["spec"]["template"]
+        let template = match at {
+            TemplateAt::Spec if spec["template"].is_object() => &spec["template"],
+            TemplateAt::Spec => &spec["jobTemplate"]["spec"]["template"],
+            TemplateAt::Path(path) => path.iter().fold(&workload, |value, key| &value[key]),
         };
         let mut metadata = template["metadata"].clone();
         if !metadata.is_object() {
@@ -163,9 +235,14 @@ pub struct InputError {
     pub reason: String,
 }
 
-/// Reads one object. Parsing is one pass over its JSON; only a bad object is read again, to
-/// name the field at fault.
+/// Reads one object of the seed's kinds. Parsing is one pass over its JSON; only a bad object
+/// is read again, to name the field at fault.
 pub fn read(source: Source) -> Result<Read, InputError> {
+    read_with(source, &TemplateKinds::default())
+}
+
+/// [`read`], also reading the opt-in kinds of `kinds` as pod templates.
+pub fn read_with(source: Source, kinds: &TemplateKinds) -> Result<Read, InputError> {
     let mut object: model::Object = match serde_json::from_str(source.json()) {
         Ok(object) => object,
         Err(error) => return Err(explain_parse_error(&source, error)),
@@ -173,22 +250,58 @@ pub fn read(source: Source) -> Result<Read, InputError> {
     if object.kind.is_none() {
         object.kind = source.implied_kind.as_deref().map(str::to_owned);
     }
-    let kind = object.kind.clone();
-    match convert::shape(object) {
+    let kind = object.kind.clone().unwrap_or_default();
+    let api_version = object.api_version.clone();
+    let opt_in = if convert::is_seed_kind(&kind) || kinds.is_empty() {
+        None
+    } else {
+        kinds.find(&kind, api_version.as_deref())
+    };
+    let mut template = (kind != "Pod").then_some(TemplateAt::Spec);
+    if let Some(opt_in) = opt_in
+        && !opt_in.at_spec_template()
+    {
+        // Off the typed path: the template is found by its path in the object's JSON.
+        let found = serde_json::from_str::<Value>(source.json())
+            .ok()
+            .and_then(|value| {
+                opt_in
+                    .path
+                    .iter()
+                    .try_fold(value, |mut value, key| value.get_mut(key).map(Value::take))
+            })
+            .filter(Value::is_object);
+        let Some(found) = found else {
+            return Err(InputError {
+                location: source.location(None),
+                reason: convert::describe(&object, &format!("has no {}", opt_in.path_text())),
+            });
+        };
+        let found: model::Template = serde_json::from_value(found).map_err(|error| InputError {
+            location: source.location(None),
+            reason: convert::describe(&object, &format!("{}: {error}", opt_in.path_text())),
+        })?;
+        object.spec.get_or_insert_default().template = Some(Box::new(found));
+        template = Some(TemplateAt::Path(opt_in.path.clone()));
+    }
+    match convert::shape(object, opt_in.is_some()) {
         Ok(convert::Shape::Pod(record)) => {
-            let template_of = kind.filter(|kind| kind != "Pod");
+            let api_version = match api_version {
+                None if kind == "Pod" => Some(Arc::from("v1")),
+                other => other.map(Arc::from),
+            };
             let source = Arc::new(PodSource {
                 source,
-                template_of,
+                kind: Arc::from(kind),
+                api_version,
+                template,
             });
             Ok(Read::Pod(PodInput {
                 record: *record,
                 source,
             }))
         }
-        Ok(convert::Shape::Other) => Ok(Read::Skipped {
-            kind: kind.unwrap_or_default(),
-        }),
+        Ok(convert::Shape::Other) => Ok(Read::Skipped { kind }),
         Err(error) => Err(InputError {
             location: source.location(None),
             reason: error.to_string(),
@@ -251,6 +364,7 @@ mod tests {
         Source::new(
             Origin::Json {
                 path: Arc::from("pods.json"),
+                line: 1,
             },
             text.clone(),
             0..text.len(),

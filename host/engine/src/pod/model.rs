@@ -13,6 +13,7 @@ use serde::{Deserialize, Deserializer};
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Object {
+    pub api_version: Option<String>,
     pub kind: Option<String>,
     pub metadata: Option<Meta>,
     pub spec: Option<Spec>,

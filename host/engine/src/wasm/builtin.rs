@@ -11,4 +11,8 @@ pub struct Builtin {
     pub wasm: &'static [u8],
     /// The component compiled ahead of time by `engine_config()`, if the build targeted this host.
     pub precompiled: Option<&'static [u8]>,
+    /// Runs unless the config switches it off; `false` for the opt-in library plugins
+    /// (`[package.metadata.kube-devops] enabled-by-default = false` in the crate), which run
+    /// only when the config or a policy enables them, so the seed's defaults stay as they were.
+    pub enabled_by_default: bool,
 }

@@ -141,10 +141,7 @@ pub fn run(args: &PluginBenchArgs) -> Exit {
         failed_calls: failed,
     };
     match args.output {
-        ListFormat::Json => match serde_json::to_string_pretty(&figures) {
-            Ok(json) => output::print_line(&json),
-            Err(error) => fail(Exit::Usage, &error),
-        },
+        ListFormat::Json => output::print_json(&figures),
         ListFormat::Text => output::print(text(&figures)),
     }
 }
