@@ -675,3 +675,35 @@ fn a_pinned_module_swapped_on_disk_never_runs_and_the_status_says_why() {
     // Analysed with the defaults meanwhile.
     assert_eq!(status["findingsByCheck"]["latest-tag"], 1, "{status}");
 }
+
+/// A policy naming the opt-in `pod-security` plugin gets its findings in the status; a policy
+/// that does not name it keeps the seed's checks only, on the same pod.
+#[test]
+fn a_policy_naming_pod_security_adds_its_checks_to_the_status() {
+    let server = ApiServer::start();
+    let dir = support::temp_dir();
+    let privileged = |namespace: &str| {
+        let mut pod = pod(namespace, "web", "nginx:1.27", "Running", 0);
+        pod["spec"]["containers"][0]["securityContext"] = json!({"privileged": true});
+        pod
+    };
+    server.apply_object(policy_in(
+        "strict",
+        json!({"plugins": [{"name": "pod-security", "settings": {"level": "baseline"}}]}),
+    ));
+    server.apply_object(policy_in("plain", json!({})));
+    server.apply_object(privileged("strict"));
+    server.apply_object(privileged("plain"));
+    let _operator = start_operator(&server, dir.path(), &[]);
+    let strict = status_in(&server, "strict", "pod-security ran", |status| {
+        status["findingsByCheck"]["privileged"] == 1
+    });
+    assert_eq!(strict["podsAnalyzed"], 1, "{strict}");
+    let plain = status_in(&server, "plain", "the pod is analysed", |status| {
+        status["podsAnalyzed"] == 1
+    });
+    assert!(
+        plain["findingsByCheck"].get("privileged").is_none(),
+        "the seed's checks only: {plain}"
+    );
+}

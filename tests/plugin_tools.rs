@@ -782,3 +782,53 @@ fn plugin_new_scaffolds_python_and_javascript_projects_that_pass_their_own_cases
     }
     test_cases(&project, "js-label.wasm");
 }
+
+/// Components built against contract 0.1.0 keep loading and finding the same: the checked-in
+/// build of `no-privileged` (tests/fixtures/contract-0.1.0) and the example built from today's
+/// sources give the same findings on the same pods.
+#[test]
+fn a_plugin_built_against_contract_0_1_0_still_loads_and_finds_the_same() {
+    let dir = temp_dir();
+    let manifest = write(
+        dir.path(),
+        "pods.yaml",
+        &format!(
+            "{POD}---\napiVersion: v1\nkind: Pod\nmetadata: {{name: calm, namespace: shop}}\nspec:\n  containers: [{{name: app, image: nginx:1.27}}]\n"
+        ),
+    );
+    let frozen = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/contract-0.1.0/no-privileged.wasm"
+    );
+    let findings = |plugin: &str| {
+        let result = support::run(&[
+            "analyze",
+            "-f",
+            &manifest,
+            "--plugin",
+            plugin,
+            "--no-cache",
+            "-o",
+            "json",
+        ]);
+        assert_eq!(result.code, 0, "{result:?}");
+        let report = result.json();
+        let mut found: Vec<String> = report["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter(|finding| finding["plugin"] == "no-privileged")
+            .map(|finding| {
+                format!(
+                    "{} {} {}",
+                    finding["pod"], finding["check"], finding["message"]
+                )
+            })
+            .collect();
+        found.sort();
+        found
+    };
+    let old = findings(frozen);
+    assert!(!old.is_empty(), "the privileged pod is found");
+    assert_eq!(old, findings(&plugin_wasm("no-privileged")));
+}

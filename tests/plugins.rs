@@ -551,3 +551,24 @@ fn opt_in_builtins_run_only_when_enabled() {
         names(&enabled)
     );
 }
+
+/// Exemption annotations work per check for the library's plugins as for the seed's: a pod
+/// exempt from `privileged` keeps its other pod-security findings.
+#[test]
+fn pod_security_checks_are_exempted_one_by_one() {
+    let config = "plugins:\n  pod-security: {enabled: true, settings: {level: baseline}}\n";
+    let mut privileged = container("app", "nginx:1.27");
+    privileged["securityContext"] = serde_json::json!({"privileged": true});
+    let spec = serde_json::json!({"hostNetwork": true, "containers": [privileged]});
+    let plain = analyze_with(config, &pod("web", spec.clone(), None), &Filter::default());
+    assert_eq!(findings_of(&plain, "privileged").len(), 1);
+    assert_eq!(findings_of(&plain, "host-namespaces").len(), 1);
+
+    let mut exempt: Value = serde_json::from_str(&pod("web", spec, None)).expect("json");
+    exempt["metadata"]["annotations"] =
+        serde_json::json!({"devops.stochastic.io/exempt-checks": "privileged"});
+    let report = analyze_with(config, &exempt.to_string(), &Filter::default());
+    assert!(findings_of(&report, "privileged").is_empty());
+    assert_eq!(findings_of(&report, "host-namespaces").len(), 1);
+    assert_eq!(report.summary.exempted_findings, 1);
+}

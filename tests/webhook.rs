@@ -817,3 +817,30 @@ fn a_policy_change_in_the_cluster_reaches_the_webhook_by_its_watch() {
         "{since:?}"
     );
 }
+
+/// The policy library's `pod-security` is off by default and runs where a policy names it: the
+/// same privileged pod is allowed under the seed's checks and denied where the policy lists the
+/// plugin (its baseline `privileged` check is `high`, the default deny threshold).
+#[test]
+fn a_policy_naming_pod_security_enforces_the_pod_security_standards() {
+    let strict = policy(
+        "strict",
+        json!({"enforcementMode": "enforce",
+               "plugins": [{"name": "pod-security", "settings": {"level": "baseline"}}]}),
+    );
+    let webhook = Webhook::start(&[enforce(), strict], &[]);
+    let privileged = |namespace: &str| {
+        let mut pod = pod(namespace, "web", "nginx:1.27", "Pending", 0);
+        pod["spec"]["containers"][0]["securityContext"] = json!({"privileged": true});
+        pod
+    };
+    let seed = webhook.review(NS, privileged(NS));
+    assert_eq!(seed["allowed"], true, "the seed's checks only: {seed}");
+
+    let denied = webhook.review("strict", privileged("strict"));
+    assert_eq!(denied["allowed"], false, "{denied}");
+    let message = denied["status"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("privileged"), "{message}");
+    let clean = webhook.review("strict", pod("strict", "web", "nginx:1.27", "Pending", 0));
+    assert_eq!(clean["allowed"], true, "{clean}");
+}
