@@ -35,6 +35,7 @@
 //! `kube-devops analyze --plugin`. docs/plugins.md walks through it.
 
 pub mod image;
+pub mod lax;
 mod records;
 #[doc(hidden)]
 pub mod runtime;
