@@ -5,9 +5,7 @@
 use std::collections::BTreeMap;
 
 use kube_devops_engine::analysis::report::{DiagnosticKind, FindingRow};
-use kube_devops_engine::analysis::{
-    Aggregator, Catalog, Config, Filter, PluginPaths, Report, analyze_sources,
-};
+use kube_devops_engine::analysis::{Catalog, Config, Filter, PluginPaths, Report, analyze_report};
 use kube_devops_engine::contract::Severity;
 use kube_devops_engine::manifest::{self, Manifests};
 use serde_json::{Value, json};
@@ -61,15 +59,7 @@ fn analyze(config: &str, manifests_text: &str) -> Report {
         &mut manifests,
     );
     assert!(manifests.errors.is_empty(), "{:?}", manifests.errors);
-    let mut aggregator = Aggregator::default();
-    analyze_sources(
-        &catalog,
-        &manifests.sources,
-        &Filter::default(),
-        &mut aggregator,
-        &|_| {},
-    );
-    let report = aggregator.finish(&catalog);
+    let report = analyze_report(&catalog, &manifests.sources, &Filter::default());
     assert!(
         report
             .diagnostics

@@ -1,9 +1,7 @@
 //! The built-in plugins through the real Wasm path (embedded components, wasmtime, the WIT
 //! contract), against the semantics the default checks must hold exactly.
 
-use kube_devops_engine::analysis::{
-    Aggregator, Catalog, Config, Filter, PluginPaths, Report, analyze_sources,
-};
+use kube_devops_engine::analysis::{Catalog, Config, Filter, PluginPaths, Report, analyze_report};
 use kube_devops_engine::manifest::{self, Manifests};
 use serde_json::Value;
 
@@ -23,15 +21,7 @@ fn analyze_with(config: &str, manifests_text: &str, filter: &Filter) -> Report {
         &mut manifests,
     );
     assert!(manifests.errors.is_empty(), "{:?}", manifests.errors);
-    let mut aggregator = Aggregator::default();
-    analyze_sources(
-        &catalog,
-        &manifests.sources,
-        filter,
-        &mut aggregator,
-        &|_| {},
-    );
-    let report = aggregator.finish(&catalog);
+    let report = analyze_report(&catalog, &manifests.sources, filter);
     assert!(
         report.diagnostics.iter().all(|d| !matches!(
             d.kind,

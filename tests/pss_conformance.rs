@@ -12,9 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use kube_devops_engine::analysis::analyze_report;
 use kube_devops_engine::analysis::report::DiagnosticKind;
-use kube_devops_engine::analysis::{Aggregator, Catalog, Config, Filter, PluginPaths};
-use kube_devops_engine::analysis::{Report, analyze_sources};
+use kube_devops_engine::analysis::{Catalog, Config, Filter, PluginPaths};
 use kube_devops_engine::manifest::{self, Manifests};
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/pss-conformance");
@@ -144,15 +144,7 @@ fn analyze_level(
         include_system: true,
         ..Filter::default()
     };
-    let mut aggregator = Aggregator::default();
-    analyze_sources(
-        &catalog,
-        &manifests.sources,
-        &filter,
-        &mut aggregator,
-        &|_| {},
-    );
-    let report: Report = aggregator.finish(&catalog);
+    let report = analyze_report(&catalog, &manifests.sources, &filter);
     let failures: Vec<_> = report
         .diagnostics
         .iter()
@@ -258,25 +250,17 @@ fn ephemeral_containers_windows_pods_and_opt_in() {
         let catalog = Catalog::load(&runtime, config, &PluginPaths::default()).expect("load");
         let mut manifests = Manifests::default();
         manifest::split("debugged.json".into(), pod.clone(), &mut manifests);
-        let mut aggregator = Aggregator::default();
         let filter = Filter {
             include_system: true,
             ..Filter::default()
         };
-        analyze_sources(
-            &catalog,
-            &manifests.sources,
-            &filter,
-            &mut aggregator,
-            &|_| {},
-        );
-        let mut rows: Vec<(String, Option<String>)> = aggregator
-            .finish(&catalog)
-            .findings
-            .into_iter()
-            .filter(|finding| &*finding.plugin == PLUGIN)
-            .map(|finding| (finding.check.to_string(), finding.container))
-            .collect();
+        let mut rows: Vec<(String, Option<String>)> =
+            analyze_report(&catalog, &manifests.sources, &filter)
+                .findings
+                .into_iter()
+                .filter(|finding| &*finding.plugin == PLUGIN)
+                .map(|finding| (finding.check.to_string(), finding.container))
+                .collect();
         rows.sort();
         rows
     };

@@ -16,7 +16,7 @@ use crate::oci;
 use kube_devops_engine::analysis::catalog::ActivePlugin;
 use kube_devops_engine::analysis::report::DiagnosticKind;
 use kube_devops_engine::analysis::{
-    Aggregator, Catalog, Config, Filter, PluginPaths, SetupError, analyze_sources,
+    Catalog, Config, Filter, PluginPaths, SetupError, analyze_report,
 };
 use kube_devops_engine::contract::{CheckKind, Severity};
 use kube_devops_engine::manifest;
@@ -551,19 +551,11 @@ fn run_case(
     if let Some(error) = manifests.errors.first() {
         return Err(error.to_string());
     }
-    let mut aggregator = Aggregator::default();
     let filter = Filter {
         include_system: true,
         ..Filter::default()
     };
-    analyze_sources(
-        &catalog,
-        &manifests.sources,
-        &filter,
-        &mut aggregator,
-        &|_| {},
-    );
-    let report = aggregator.finish(&catalog);
+    let report = analyze_report(&catalog, &manifests.sources, &filter);
     let problems: Vec<String> = report
         .diagnostics
         .iter()

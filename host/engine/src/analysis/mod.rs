@@ -15,5 +15,5 @@ pub mod worker;
 pub use catalog::{Catalog, Isolation, PluginPaths, SetupError};
 pub use config::{Config, ConfigError};
 pub use report::{Aggregator, Report};
-pub use run::{Filter, Streamed, analyze_sources, analyze_stream};
+pub use run::{Filter, Streamed, analyze_report, analyze_sources, analyze_stream};
 pub use scope::SystemNamespaces;

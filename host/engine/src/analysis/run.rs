@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, mpsc};
 
 use super::catalog::Catalog;
-use super::report::{Aggregator, PodResult};
+use super::report::{Aggregator, PodResult, Report};
 use super::scope::is_system_namespace;
 use super::worker::Worker;
 use crate::manifest::Item;
@@ -68,6 +68,14 @@ pub fn analyze_sources(
             }
         },
     );
+}
+
+/// Reads and analyses `sources` into a whole report, with no progress to tell: the one-shot form
+/// of [`analyze_sources`] (plugin test cases, tests).
+pub fn analyze_report(catalog: &Catalog, sources: &[Source], filter: &Filter) -> Report {
+    let mut aggregator = Aggregator::default();
+    analyze_sources(catalog, sources, filter, &mut aggregator, &|_| {});
+    aggregator.finish(catalog)
 }
 
 /// Analyses what `read` hands over while it is still reading: `read` runs on a thread of its
