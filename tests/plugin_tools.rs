@@ -228,15 +228,15 @@ fn plugin_inspect_shows_world_imports_size_and_digest() {
     assert_eq!(run.code, 0, "{run:?}");
     let inspection = run.json();
     assert_eq!(inspection["size"], bytes.len());
-    assert_eq!(inspection["world"], "kube-devops:analyzer/analyzer@0.1.0");
+    assert_eq!(inspection["world"], "kube-devops:analyzer/analyzer@0.2.0");
     assert_eq!(inspection["plugin"]["name"], "no-privileged");
     assert_eq!(inspection["plugin"]["sha256"], support::sha256_hex(&bytes));
     let imports = inspection["imports"].as_array().unwrap();
-    let host = imports
+    let pod = imports
         .iter()
-        .find(|i| i["name"] == "kube-devops:analyzer/host@0.1.0")
-        .expect("the host interface");
-    assert_eq!(host["access"], "granted");
+        .find(|i| i["name"] == "kube-devops:analyzer/pod@0.2.0")
+        .expect("the pod interface");
+    assert_eq!(pod["access"], "granted");
     assert!(
         imports.iter().all(|i| i["access"] == "granted"),
         "{imports:?}"
@@ -639,13 +639,14 @@ fn a_javascript_plugin_passes_its_cases_and_agrees_with_the_rust_check() {
 }
 
 /// The example plugin `name` (another language's version of the built-in `latest-tag` check):
-/// it imports only the host interface, passes its golden cases, and flags exactly the containers
-/// the Rust check flags on the bundled examples.
+/// it imports only the contract's interfaces, passes its golden cases, and flags exactly the
+/// containers the Rust check flags on the bundled examples.
 fn check_latest_tag_example(wasm: &Path, name: &str, check: &str, cases: usize) {
     let wasm = wasm.to_str().unwrap();
     let cache = lasting_cache();
 
-    // It asks for nothing but the host interface: its toolchain's WASI is off or stubbed.
+    // It asks for nothing but the contract's interfaces (pod, host, types): its toolchain's WASI
+    // is off or stubbed.
     let inspected = support::run(&[
         "plugin",
         "inspect",
@@ -657,7 +658,7 @@ fn check_latest_tag_example(wasm: &Path, name: &str, check: &str, cases: usize) 
     ]);
     assert_eq!(inspected.code, 0, "{inspected:?}");
     let inspection = inspected.json();
-    assert_eq!(inspection["world"], "kube-devops:analyzer/analyzer@0.1.0");
+    assert_eq!(inspection["world"], "kube-devops:analyzer/analyzer@0.2.0");
     assert_eq!(inspection["plugin"]["name"], name);
     let imports: Vec<&str> = inspection["imports"]
         .as_array()
@@ -793,7 +794,7 @@ fn a_plugin_built_against_contract_0_1_0_still_loads_and_finds_the_same() {
         dir.path(),
         "pods.yaml",
         &format!(
-            "{POD}---\napiVersion: v1\nkind: Pod\nmetadata: {{name: calm, namespace: shop}}\nspec:\n  containers: [{{name: app, image: nginx:1.27}}]\n"
+            "{POD}---\napiVersion: v1\nkind: Pod\nmetadata: {{name: calm, namespace: shop}}\nspec:\n  containers: [{{name: app, image: nginx:1.27}}]\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: agent, namespace: ops}}\nspec:\n  template:\n    spec:\n      containers: [{{name: agent, image: agent:2}}]\n      volumes: [{{name: sock, hostPath: {{path: /var/run/docker.sock}}}}, {{name: tmp, emptyDir: {{}}}}]\n"
         ),
     );
     let frozen = concat!(
@@ -829,6 +830,25 @@ fn a_plugin_built_against_contract_0_1_0_still_loads_and_finds_the_same() {
         found
     };
     let old = findings(frozen);
-    assert!(!old.is_empty(), "the privileged pod is found");
+    assert!(
+        old.iter().any(|finding| finding.contains("privileged"))
+            && old
+                .iter()
+                .any(|finding| finding.contains("/var/run/docker.sock")),
+        "the privileged container and the hostPath volume are found: {old:?}"
+    );
     assert_eq!(old, findings(&plugin_wasm("no-privileged")));
+
+    // `plugin inspect` names the world each was built for.
+    for (plugin, world) in [
+        (frozen.to_owned(), "kube-devops:analyzer/analyzer@0.1.0"),
+        (
+            plugin_wasm("no-privileged"),
+            "kube-devops:analyzer/analyzer@0.2.0",
+        ),
+    ] {
+        let run = support::run(&["plugin", "inspect", &plugin, "-o", "json", "--no-cache"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        assert_eq!(run.json()["world"], world, "{plugin}");
+    }
 }

@@ -337,10 +337,9 @@ fn finding(check: &str, container: Option<&str>, message: String, magnitude: u32
 
 /// `plugins/latest-tag`: regular and init containers whose image floats on `latest`.
 fn latest_tag(pod: &Pod) -> Vec<Finding> {
-    pod.spec
-        .containers
+    pod.containers
         .iter()
-        .chain(&pod.spec.init_containers)
+        .chain(&pod.init_containers)
         .filter(|container| ImageRef::parse(&container.image).uses_latest())
         .map(|container| {
             finding(
@@ -359,7 +358,7 @@ fn latest_tag(pod: &Pod) -> Vec<Finding> {
 /// `plugins/probes`: regular containers without a liveness or a readiness probe.
 fn probes(pod: &Pod) -> Vec<Finding> {
     let mut findings = Vec::new();
-    for container in &pod.spec.containers {
+    for container in &pod.containers {
         if container.liveness_probe.is_none() {
             findings.push(finding(
                 MISSING_LIVENESS,

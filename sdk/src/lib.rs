@@ -21,7 +21,7 @@
 //!     }
 //!
 //!     fn analyze(&self, pod: &Pod) -> Vec<Finding> {
-//!         pod.all_containers()
+//!         pod.every_container()
 //!             .filter(|c| c.security_context.as_ref().and_then(|s| s.privileged) == Some(true))
 //!             .map(|c| Finding::new("privileged", "runs privileged; drop `privileged: true`").in_container(&c.name))
 //!             .collect()
@@ -33,9 +33,13 @@
 //!
 //! Build it with `cargo build --target wasm32-wasip2 --release` and load the `.wasm` file with
 //! `kube-devops analyze --plugin`. docs/plugins.md walks through it.
+//!
+//! The SDK builds components of contract 0.2.0 (`wit/analyzer.wit`): the host passes the pod as a
+//! resource and [`Pod`] reads each part (metadata, spec, containers, volumes, status) the first
+//! time the plugin asks for it, so a plugin pays only for what it reads.
 
 pub mod image;
-pub mod lax;
+mod pod;
 mod records;
 #[doc(hidden)]
 pub mod runtime;
@@ -53,19 +57,14 @@ pub mod bindings {
 }
 
 pub use bindings::kube_devops::analyzer::types::{
-    CheckInfo, CheckKind, Container, ContainerPort, ContainerState, ContainerStatus, Finding,
-    KeyValue, ObjectMeta, PluginMetadata, Pod, PodSecurityContext, PodSpec, PodStatus, Probe,
-    ProbeHandler, Resources, SecurityContext, Severity,
+    CheckInfo, CheckKind, Container, ContainerPort, ContainerState, ContainerStatus, EnvVar,
+    Finding, KeyValue, LifecycleHandler, ObjectMeta, PluginMetadata, PodSecurityContext, PodSpec,
+    PodStatus, Probe, ProbeHandler, Profile, Resources, SeLinuxOptions, SecurityContext, Severity,
+    TopologySpreadConstraint, Volume,
 };
 pub use image::ImageRef;
+pub use pod::{Pod, PodParts, lookup};
 pub use records::NoSettings;
-
-/// The whole pod under analysis as Kubernetes JSON, for fields the typed records do not carry.
-///
-/// The host serialises it on demand, so call it only when needed (and at most once per pod).
-pub fn pod_json() -> String {
-    bindings::kube_devops::analyzer::host::pod_json()
-}
 
 /// When the host began analysing this pod, in Unix seconds: the only clock a plugin sees.
 pub fn analysis_time() -> i64 {
@@ -146,8 +145,8 @@ macro_rules! export_plugin {
                 $crate::runtime::configure::<$plugin>(&settings)
             }
 
-            fn analyze(pod: $crate::Pod) -> ::std::vec::Vec<$crate::Finding> {
-                $crate::runtime::analyze::<$plugin>(&pod)
+            fn analyze(pod: &$crate::bindings::kube_devops::analyzer::pod::Pod) -> ::std::vec::Vec<$crate::Finding> {
+                $crate::runtime::analyze::<$plugin>(&$crate::Pod::from_host(pod))
             }
         }
 
@@ -159,7 +158,7 @@ macro_rules! export_plugin {
 pub mod prelude {
     pub use crate::{
         CheckInfo, CheckKind, Container, Finding, ImageRef, NoSettings, Plugin, PluginMetadata,
-        Pod, Severity, analysis_time, export_plugin, parse_timestamp, pod_json,
+        Pod, Severity, analysis_time, export_plugin, parse_timestamp,
     };
 }
 

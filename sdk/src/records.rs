@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::{CheckInfo, CheckKind, Container, Finding, KeyValue, PluginMetadata, Pod, Severity};
+use crate::{CheckInfo, CheckKind, Finding, PluginMetadata, Severity};
 
 /// Settings of a plugin that takes none: only `{}` is accepted, so a stray setting is an error
 /// at load time rather than silently ignored.
@@ -86,31 +86,4 @@ impl Finding {
         self.severity = Some(severity);
         self
     }
-}
-
-impl Pod {
-    /// Regular and init containers: the ones that run the workload's images.
-    pub fn all_containers(&self) -> impl Iterator<Item = &Container> {
-        self.spec
-            .containers
-            .iter()
-            .chain(&self.spec.init_containers)
-    }
-
-    /// The value of a label, if set.
-    pub fn label(&self, key: &str) -> Option<&str> {
-        lookup(&self.metadata.labels, key)
-    }
-
-    /// The value of an annotation, if set.
-    pub fn annotation(&self, key: &str) -> Option<&str> {
-        lookup(&self.metadata.annotations, key)
-    }
-}
-
-fn lookup<'a>(entries: &'a [KeyValue], key: &str) -> Option<&'a str> {
-    entries
-        .iter()
-        .find(|entry| entry.key == key)
-        .map(|entry| entry.value.as_str())
 }

@@ -1,9 +1,13 @@
 // A kube-devops analyzer plugin in JavaScript: the `analyzer` world of wit/analyzer.wit
-// (`metadata`, `configure`, `analyze`), made a component by componentize-js (`npm run build`).
+// (contract 0.2.0: `metadata`, `configure`, `analyze`), made a component by componentize-js
+// (`npm run build`).
 //
 // How WIT maps to JavaScript: names are camelCase (`defaultSeverity`), enums are strings
 // (`'high'`, `'spec'`), an absent `option` is `undefined`, and `result<_, string>` is a normal
-// return for ok and a thrown string for err.
+// return for ok and a thrown string for err. The pod `analyze` receives is the borrowed `pod`
+// resource: an object whose methods (`pod.metadata()`, `pod.spec()`, `pod.containers()`,
+// `pod.initContainers()`, ...) each copy one part of the pod into the component when called, so
+// read only the parts the check needs, once each, and do not keep the object after `analyze`.
 
 const CHECK_ID = 'js-latest-tag';
 
@@ -54,8 +58,9 @@ function imageTag(image) {
 
 export function analyze(pod) {
   const findings = [];
-  const spec = pod.spec;
-  const all = [...spec.initContainers, ...spec.containers, ...spec.ephemeralContainers];
+  // Init and regular containers, as the built-in `latest-tag` check reads: only these two parts
+  // of the pod are copied in (not its metadata, volumes or status).
+  const all = [...pod.initContainers(), ...pod.containers()];
   for (const c of all) {
     const tag = imageTag(c.image);
     if (tag === null) continue;

@@ -1,16 +1,21 @@
 """no-latest-py: a kube-devops analyzer plugin in Python.
 
 componentize-py (build.sh) makes this module a WebAssembly component of the `analyzer` world of
-wit/analyzer.wit: `metadata`, `configure` and `analyze` below are its exports. WIT records are
-dataclasses of `wit_world.imports.types`, enums are Python enums, an absent `option` is None,
-and `configure`'s `result<_, string>` is a normal return for ok and `raise Err(...)` for err.
-Import every module at the top: the component has no filesystem to import from later.
+wit/analyzer.wit (contract 0.2.0): `metadata`, `configure` and `analyze` below are its exports.
+WIT records are dataclasses of `wit_world.imports.types`, enums are Python enums, an absent
+`option` is None, and `configure`'s `result<_, string>` is a normal return for ok and
+`raise Err(...)` for err. The pod `analyze` receives is the `pod` resource, an instance of
+`wit_world.imports.pod.Pod`: its accessors (`pod.metadata()`, `pod.spec()`, `pod.containers()`,
+`pod.init_containers()`, ...) each copy one part of the pod into the component when called, so
+read only the parts the check needs, once each. Import every module at the top: the component
+has no filesystem to import from later.
 """
 import json
 from typing import List
 
 import wit_world
 from wit_world.imports import types
+from wit_world.imports.pod import Pod
 from componentize_py_types import Err
 
 CHECK_ID = "python-latest-tag"
@@ -62,10 +67,11 @@ class WitWorld(wit_world.WitWorld):
             raise Err("settings.ignoreImages: expected a list of strings (image name prefixes)")
         _ignore = ignore
 
-    def analyze(self, pod: types.Pod) -> List[types.Finding]:
+    def analyze(self, pod: Pod) -> List[types.Finding]:
         out: List[types.Finding] = []
-        spec = pod.spec
-        for c in spec.init_containers + spec.containers + spec.ephemeral_containers:
+        # Init and regular containers, as the built-in `latest-tag` check reads: only these two
+        # parts of the pod are copied in (not its metadata, volumes or status).
+        for c in pod.init_containers() + pod.containers():
             img = c.image
             if not _unpinned(img) or any(img.startswith(p) for p in _ignore):
                 continue

@@ -153,6 +153,8 @@ struct PluginView {
     description: String,
     source: String,
     sha256: String,
+    /// The contract version it was built against (`0.1.0` components still load).
+    contract: &'static str,
     checks: Vec<CheckView>,
 }
 
@@ -184,6 +186,7 @@ fn view(active: &ActivePlugin) -> PluginView {
             PluginOrigin::File(path) => path.display().to_string(),
         },
         sha256: plugin.digest.clone(),
+        contract: plugin.contract().version(),
         checks: active
             .checks
             .iter()
@@ -275,10 +278,11 @@ pub fn list(args: &PluginListArgs) -> Exit {
             for plugin in &views {
                 let _ = writeln!(
                     text,
-                    "{} {}  ({}, sha256 {})",
+                    "{} {}  ({}, contract {}, sha256 {})",
                     plugin.name,
                     plugin.version,
                     plugin.source,
+                    plugin.contract,
                     &plugin.sha256[..12]
                 );
                 write_checks(&mut text, &plugin.checks);

@@ -133,18 +133,13 @@ pub async fn decide(
         Ok(Read::Skipped { .. }) => return (Decision::allow(), "no pod template"),
         Err(error) => return failure(state, &format!("cannot read the object: {}", error.reason)),
     };
+    let record = input.record_mut();
     // The namespace may be missing from the object at CREATE; the request names it.
-    if input.record.metadata.namespace.is_empty()
-        || input.record.metadata.namespace == pod::DEFAULT_NAMESPACE
-    {
-        input
-            .record
-            .metadata
-            .namespace
-            .clone_from(&request.namespace);
+    if record.metadata.namespace.is_empty() || record.metadata.namespace == pod::DEFAULT_NAMESPACE {
+        record.metadata.namespace.clone_from(&request.namespace);
     }
     // At admission nothing runs yet: status checks have nothing to see.
-    input.record.status = None;
+    record.status = None;
     let deadline = received + state.deadline;
     let (reply, result) = oneshot::channel::<PodResult>();
     if let Err(shed) = state

@@ -1,8 +1,8 @@
 //! The checks: their ids, Polaris counterparts, defaults, and how each reads a pod.
 
-use kube_devops_sdk::{Finding, ImageRef, Severity};
-
-use crate::model::{Container, Spec};
+use kube_devops_sdk::{
+    Container, EnvVar, Finding, ImageRef, KeyValue, Pod, PodSpec, Severity, lookup,
+};
 
 /// One check of the plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,22 +117,17 @@ impl Check {
         }
     }
 
-    /// The findings of this check for a pod whose owners are `owner_kinds`.
-    pub fn evaluate(
-        self,
-        spec: &Spec,
-        owner_kinds: &[String],
-        sensitive: &SensitiveNames,
-    ) -> Vec<Finding> {
+    /// The findings of this check for `pod`. Each check asks the pod only for the parts it
+    /// reads; the SDK keeps a part once read, so the checks share it.
+    pub fn evaluate(self, pod: &Pod, sensitive: &SensitiveNames) -> Vec<Finding> {
         let id = self.id();
         let per_container = |test: &dyn Fn(&Container) -> Option<String>, init: bool| {
-            let containers: Vec<&Container> = if init {
-                spec.regular_and_init().collect()
-            } else {
-                spec.containers.iter().collect()
-            };
-            containers
-                .into_iter()
+            // Regular containers, then init containers: the ones Polaris validates (ephemeral
+            // containers are debugging sessions, not the workload).
+            let init_containers = if init { pod.init_containers() } else { &[] };
+            pod.containers()
+                .iter()
+                .chain(init_containers)
                 .filter_map(|container| {
                     test(container)
                         .map(|message| Finding::new(id, message).in_container(&container.name))
@@ -143,7 +138,7 @@ impl Check {
             // Polaris leaves init containers out of the four resource checks.
             Check::CpuRequestsMissing => per_container(
                 &|c| {
-                    c.request("cpu")
+                    quantity(&c.resources.requests, "cpu")
                         .is_none()
                         .then(|| missing(c, "requests.cpu", "a CPU request"))
                 },
@@ -151,7 +146,7 @@ impl Check {
             ),
             Check::MemoryRequestsMissing => per_container(
                 &|c| {
-                    c.request("memory")
+                    quantity(&c.resources.requests, "memory")
                         .is_none()
                         .then(|| missing(c, "requests.memory", "a memory request"))
                 },
@@ -159,7 +154,7 @@ impl Check {
             ),
             Check::CpuLimitsMissing => per_container(
                 &|c| {
-                    c.limit("cpu")
+                    quantity(&c.resources.limits, "cpu")
                         .is_none()
                         .then(|| missing(c, "limits.cpu", "a CPU limit"))
                 },
@@ -167,7 +162,7 @@ impl Check {
             ),
             Check::MemoryLimitsMissing => per_container(
                 &|c| {
-                    c.limit("memory")
+                    quantity(&c.resources.limits, "memory")
                         .is_none()
                         .then(|| missing(c, "limits.memory", "a memory limit"))
                 },
@@ -176,9 +171,9 @@ impl Check {
             Check::ReadOnlyRootFilesystem => per_container(&writable_root, true),
             Check::PullPolicyNotAlways => per_container(&stale_pull, true),
             Check::SensitiveEnvLiteral => per_container(&|c| sensitive.literals(c), true),
-            Check::PriorityClassNotSet => pod_level(id, no_priority_class(spec)),
-            Check::AutomountServiceAccountToken => pod_level(id, automounts(spec)),
-            Check::MissingTopologySpread => pod_level(id, unspread(spec, owner_kinds)),
+            Check::PriorityClassNotSet => pod_level(id, no_priority_class(pod.spec())),
+            Check::AutomountServiceAccountToken => pod_level(id, automounts(pod.spec())),
+            Check::MissingTopologySpread => pod_level(id, unspread(pod)),
         }
     }
 }
@@ -190,6 +185,12 @@ fn pod_level(id: &str, message: Option<String>) -> Vec<Finding> {
         .collect()
 }
 
+/// The quantity of `resource` among `entries` (requests or limits), when it is set and not
+/// empty: the host passes quantities as written, and `cpu: ""` sets nothing.
+fn quantity<'a>(entries: &'a [KeyValue], resource: &str) -> Option<&'a str> {
+    lookup(entries, resource).filter(|quantity| !quantity.is_empty())
+}
+
 fn missing(container: &Container, field: &str, fix: &str) -> String {
     format!(
         "container {:?} has no resources.{field}; set {fix}",
@@ -199,7 +200,11 @@ fn missing(container: &Container, field: &str, fix: &str) -> String {
 
 fn writable_root(container: &Container) -> Option<String> {
     let name = &container.name;
-    match container.read_only_root_filesystem() {
+    let read_only = container
+        .security_context
+        .as_ref()
+        .and_then(|context| context.read_only_root_filesystem);
+    match read_only {
         Some(true) => None,
         Some(false) => Some(format!(
             "container {name:?} sets securityContext.readOnlyRootFilesystem: false; set it to \
@@ -231,7 +236,7 @@ fn stale_pull(container: &Container) -> Option<String> {
     ))
 }
 
-fn no_priority_class(spec: &Spec) -> Option<String> {
+fn no_priority_class(spec: &PodSpec) -> Option<String> {
     let set = spec
         .priority_class_name
         .as_deref()
@@ -243,7 +248,7 @@ fn no_priority_class(spec: &Spec) -> Option<String> {
     })
 }
 
-fn automounts(spec: &Spec) -> Option<String> {
+fn automounts(spec: &PodSpec) -> Option<String> {
     let state = match spec.automount_service_account_token {
         Some(false) => return None,
         Some(true) => "is true",
@@ -263,11 +268,13 @@ pub const REPLICATED_CONTROLLERS: [&str; 4] = [
     "ReplicationController",
 ];
 
-fn unspread(spec: &Spec, owner_kinds: &[String]) -> Option<String> {
-    let controller = owner_kinds
+fn unspread(pod: &Pod) -> Option<String> {
+    let controller = pod
+        .metadata()
+        .owner_kinds
         .iter()
         .find(|kind| REPLICATED_CONTROLLERS.contains(&kind.as_str()))?;
-    spec.topology_spread_constraints.is_empty().then(|| {
+    pod.spec().topology_spread_constraints.is_empty().then(|| {
         format!(
             "pod of a {controller} has no spec.topologySpreadConstraints; add one (topologyKey \
              kubernetes.io/hostname or topology.kubernetes.io/zone) so its replicas do not land \
@@ -328,8 +335,7 @@ impl SensitiveNames {
             .env
             .iter()
             .filter(|var| {
-                var.literal()
-                    .is_some_and(|value| self.matches(&var.name) || is_private_key(value))
+                literal(var).is_some_and(|value| self.matches(&var.name) || is_private_key(value))
             })
             .map(|var| var.name.as_str())
             .collect();
@@ -348,6 +354,11 @@ impl SensitiveNames {
             names.join(", ")
         ))
     }
+}
+
+/// The literal value of `var`, when it is set and not empty: an empty value leaks nothing.
+fn literal(var: &EnvVar) -> Option<&str> {
+    var.value.as_deref().filter(|value| !value.is_empty())
 }
 
 fn normalise(name: &str) -> String {

@@ -24,6 +24,14 @@
 //! | `sensitive-env-literal` | `sensitiveContainerEnvVar` | high | 3 | a container env var with a secret-looking name, or a PEM private key, as a literal `value` |
 //! | `missing-topology-spread` | `topologySpreadConstraint` | medium | 2 | a pod of a Deployment, StatefulSet, ReplicaSet or ReplicationController without `spec.topologySpreadConstraints` |
 //!
+//! It reads the contract-0.2.0 records of the pod, and only the parts its checks need, since
+//! each part is copied out of the host when first asked for: the `container` records of
+//! `containers()` and `init-containers()` (`resources`, `image`, `image-pull-policy`,
+//! `security-context.read-only-root-filesystem`, `env`), the `pod-spec` record
+//! (`priority-class-name`, `automount-service-account-token`, `topology-spread-constraints`)
+//! and `object-meta.owner-kinds`. Never the ephemeral containers, the volumes, the status, nor
+//! the pod's JSON (the costliest part).
+//!
 //! Severities follow Polaris's defaults (`danger` is `high`, `warning` is `medium`), except
 //! `priority-class-not-set`, a Polaris `warning` kept `low` here: it is a scheduling nicety.
 //!
@@ -31,7 +39,8 @@
 //!
 //! - Containers: regular and init containers, as Polaris validates them; the four resource
 //!   checks leave init containers out, as Polaris does. Ephemeral containers are not checked.
-//! - Resources: a quantity counts when it is a non-empty string or a number (`cpu: 1` in YAML).
+//! - Resources: a quantity counts when it is not empty (the host passes numbers, `cpu: 1` in
+//!   YAML, as their text).
 //! - Read-only root filesystem: only the container's own `securityContext` counts; the pod's
 //!   security context has no such field.
 //! - Pull policy: Polaris wants `Always` everywhere. Here only mutable images count (tag
@@ -42,21 +51,18 @@
 //! - Service-account token: the plugin sees the pod, not its ServiceAccount, so anything but
 //!   an explicit `false` on the pod is flagged (Polaris also accepts a ServiceAccount with
 //!   `automountServiceAccountToken: false`).
-//! - Sensitive env: a non-empty literal `value` (an empty one leaks nothing) whose name
-//!   contains, case-insensitively with `-` and `.` read as `_`, one of
-//!   [`checks::SENSITIVE_SUBSTRINGS`] or a `sensitiveNamePatterns` entry, or matches
-//!   `AZURE_*KEY`; or any literal value holding a PEM private key. One finding per container,
-//!   naming the variables, never their values.
+//! - Sensitive env: a non-empty literal `value` (an empty one leaks nothing; the host passes a
+//!   number or a boolean as its text) whose name contains, case-insensitively with `-` and `.`
+//!   read as `_`, one of [`checks::SENSITIVE_SUBSTRINGS`] or a `sensitiveNamePatterns` entry,
+//!   or matches `AZURE_*KEY`; or any literal value holding a PEM private key. One finding per
+//!   container, naming the variables, never their values.
 //! - Topology spread: Polaris skips Jobs and CronJobs; here only the replicated controllers of
 //!   [`checks::REPLICATED_CONTROLLERS`] count (read from `metadata.ownerReferences`, or the kind
 //!   of the workload a manifest template comes from): a DaemonSet runs one pod per node and a
-//!   bare pod has nothing to spread. The replica count is not known to the plugin, so every
-//!   such controller counts, as in Polaris; any non-empty list of constraints passes.
-//!
-//! Input that is not JSON gives no findings.
+//!   bare pod has nothing to spread. The replica count (`pod-spec.replicas`) is not read, so
+//!   every such controller counts, as in Polaris; any non-empty list of constraints passes.
 
 mod checks;
-mod model;
 
 use kube_devops_sdk::prelude::*;
 use serde::Deserialize;
@@ -72,19 +78,6 @@ pub struct Settings {
 
 struct BestPractices {
     sensitive: SensitiveNames,
-}
-
-impl BestPractices {
-    /// The findings for a pod given as JSON, owned by controllers of `owner_kinds`.
-    fn findings(&self, json: &str, owner_kinds: &[String]) -> Vec<Finding> {
-        let Some(spec) = model::parse(json).and_then(|pod| pod.spec) else {
-            return Vec::new();
-        };
-        Check::ALL
-            .iter()
-            .flat_map(|check| check.evaluate(&spec, owner_kinds, &self.sensitive))
-            .collect()
-    }
 }
 
 impl Plugin for BestPractices {
@@ -124,7 +117,10 @@ impl Plugin for BestPractices {
     }
 
     fn analyze(&self, pod: &Pod) -> Vec<Finding> {
-        self.findings(&pod_json(), &pod.metadata.owner_kinds)
+        Check::ALL
+            .iter()
+            .flat_map(|check| check.evaluate(pod, &self.sensitive))
+            .collect()
     }
 }
 

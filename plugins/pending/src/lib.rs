@@ -46,14 +46,14 @@ impl Plugin for Pending {
     }
 
     fn analyze(&self, pod: &Pod) -> Vec<Finding> {
-        let Some(status) = &pod.status else {
+        let Some(status) = pod.status() else {
             return Vec::new();
         };
         if status.phase.as_deref() != Some("Pending") {
             return Vec::new();
         }
         let age = if self.grace > 0 {
-            match pending_for() {
+            match pending_for(pod) {
                 Some(age) if age < self.grace => return Vec::new(),
                 age => age,
             }
@@ -77,19 +77,8 @@ impl Plugin for Pending {
 }
 
 /// Seconds since the pod was created, when its creation time is known.
-fn pending_for() -> Option<i64> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Object {
-        metadata: Metadata,
-    }
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Metadata {
-        creation_timestamp: Option<String>,
-    }
-    let object: Object = serde_json::from_str(&pod_json()).ok()?;
-    let created = parse_timestamp(&object.metadata.creation_timestamp?)?;
+fn pending_for(pod: &Pod) -> Option<i64> {
+    let created = parse_timestamp(pod.metadata().creation_timestamp.as_deref()?)?;
     Some(analysis_time() - created)
 }
 

@@ -6,7 +6,9 @@
 //! one [`Violation`] per offending container, or per pod-level cause (a pod field, a volume, a
 //! sysctl, an annotation that names no container).
 
-use crate::model::{Container, Handler, PodDoc, Profile, SeLinuxOptions, Spec};
+use kube_devops_sdk::{Container, KeyValue, Pod, ProbeHandler, Profile, SeLinuxOptions};
+
+use crate::model::{ContainerView, SpecView, VolumeView};
 
 /// A level of the Pod Security Standards (`privileged` enforces nothing, so it has no checks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,34 +184,30 @@ impl Control {
         }
     }
 
-    /// The control's violations in `pod`.
-    pub fn evaluate(self, pod: &PodDoc) -> Vec<Violation> {
-        static EMPTY_SPEC: std::sync::OnceLock<Spec> = std::sync::OnceLock::new();
-        let spec = pod
-            .spec
-            .as_ref()
-            .unwrap_or_else(|| EMPTY_SPEC.get_or_init(Spec::default));
+    /// The control's violations in `pod`. Each control reads only the parts of the pod it
+    /// needs, so only those cross the sandbox boundary.
+    pub fn evaluate(self, pod: &Pod) -> Vec<Violation> {
         let mut found = Found::default();
         match self {
-            Control::AppArmorProfile => app_armor_profile(pod, spec, &mut found),
-            Control::CapabilitiesBaseline => capabilities_baseline(spec, &mut found),
-            Control::HostNamespaces => host_namespaces(spec, &mut found),
-            Control::HostPathVolumes => host_path_volumes(spec, &mut found),
-            Control::HostPorts => host_ports(spec, &mut found),
-            Control::HostProbesAndHostLifecycle => host_probes(spec, &mut found),
-            Control::Privileged => privileged(spec, &mut found),
-            Control::ProcMount => proc_mount(spec, false, &mut found),
-            Control::SeLinuxOptions => se_linux_options(spec, &mut found),
-            Control::SeccompProfileBaseline => seccomp_baseline(spec, &mut found),
-            Control::Sysctls => sysctls(spec, &mut found),
-            Control::WindowsHostProcess => windows_host_process(spec, &mut found),
-            Control::AllowPrivilegeEscalation => allow_privilege_escalation(spec, &mut found),
-            Control::CapabilitiesRestricted => capabilities_restricted(spec, &mut found),
-            Control::ProcMountRestricted => proc_mount(spec, true, &mut found),
-            Control::RestrictedVolumes => restricted_volumes(spec, &mut found),
-            Control::RunAsNonRoot => run_as_non_root(spec, &mut found),
-            Control::RunAsUser => run_as_user(spec, &mut found),
-            Control::SeccompProfileRestricted => seccomp_restricted(spec, &mut found),
+            Control::AppArmorProfile => app_armor_profile(pod, &mut found),
+            Control::CapabilitiesBaseline => capabilities_baseline(pod, &mut found),
+            Control::HostNamespaces => host_namespaces(pod, &mut found),
+            Control::HostPathVolumes => host_path_volumes(pod, &mut found),
+            Control::HostPorts => host_ports(pod, &mut found),
+            Control::HostProbesAndHostLifecycle => host_probes(pod, &mut found),
+            Control::Privileged => privileged(pod, &mut found),
+            Control::ProcMount => proc_mount(pod, false, &mut found),
+            Control::SeLinuxOptions => se_linux_options(pod, &mut found),
+            Control::SeccompProfileBaseline => seccomp_baseline(pod, &mut found),
+            Control::Sysctls => sysctls(pod, &mut found),
+            Control::WindowsHostProcess => windows_host_process(pod, &mut found),
+            Control::AllowPrivilegeEscalation => allow_privilege_escalation(pod, &mut found),
+            Control::CapabilitiesRestricted => capabilities_restricted(pod, &mut found),
+            Control::ProcMountRestricted => proc_mount(pod, true, &mut found),
+            Control::RestrictedVolumes => restricted_volumes(pod, &mut found),
+            Control::RunAsNonRoot => run_as_non_root(pod, &mut found),
+            Control::RunAsUser => run_as_user(pod, &mut found),
+            Control::SeccompProfileRestricted => seccomp_restricted(pod, &mut found),
         }
         found.0
     }
@@ -311,10 +309,10 @@ const APP_ARMOR_ANNOTATION_PREFIX: &str = "container.apparmor.security.beta.kube
 /// `RuntimeDefault` or `Localhost` when set; the legacy per-container annotations must be
 /// `runtime/default`, `localhost/*` or empty. The API server copies such an annotation onto the
 /// container it names, so a bad annotation is reported on that container when it exists.
-fn app_armor_profile(pod: &PodDoc, spec: &Spec, found: &mut Found) {
+fn app_armor_profile(pod: &Pod, found: &mut Found) {
     let allowed =
         |profile: &Profile| matches!(profile.kind.as_str(), "RuntimeDefault" | "Localhost");
-    if let Some(profile) = &spec.pod_context().app_armor_profile
+    if let Some(profile) = &pod.spec().pod_context().app_armor_profile
         && !allowed(profile)
     {
         found.pod(format!(
@@ -322,7 +320,7 @@ fn app_armor_profile(pod: &PodDoc, spec: &Spec, found: &mut Found) {
             profile.kind
         ));
     }
-    for container in spec.all_containers() {
+    for container in pod.every_container() {
         if let Some(profile) = &container.context().app_armor_profile
             && !allowed(profile)
         {
@@ -336,8 +334,10 @@ fn app_armor_profile(pod: &PodDoc, spec: &Spec, found: &mut Found) {
             );
         }
     }
-    let annotations = pod.metadata.iter().flat_map(|meta| &meta.annotations);
-    for (key, value) in annotations {
+    // In key order, so the findings do not depend on the order the host lists entries in.
+    let mut annotations: Vec<&KeyValue> = pod.metadata().annotations.iter().collect();
+    annotations.sort_by(|a, b| a.key.cmp(&b.key));
+    for KeyValue { key, value } in annotations {
         let Some(target) = key.strip_prefix(APP_ARMOR_ANNOTATION_PREFIX) else {
             continue;
         };
@@ -348,7 +348,7 @@ fn app_armor_profile(pod: &PodDoc, spec: &Spec, found: &mut Found) {
             "annotation {key}={value:?} must not set a forbidden AppArmor profile \
              (allowed: runtime/default, localhost/*)"
         );
-        let container = spec.all_containers().find(|c| c.name == target);
+        let container = pod.every_container().find(|c| c.name == target);
         found.push(container.map(|c| c.name.as_str()), message, false);
     }
 }
@@ -373,9 +373,8 @@ const DEFAULT_CAPABILITIES: [&str; 13] = [
 fn non_default_capabilities(container: &Container) -> Vec<&str> {
     let mut added: Vec<&str> = container
         .context()
-        .capabilities
+        .capabilities_add
         .iter()
-        .flat_map(|caps| &caps.add)
         .map(String::as_str)
         .filter(|cap| !DEFAULT_CAPABILITIES.contains(cap))
         .collect();
@@ -386,8 +385,8 @@ fn non_default_capabilities(container: &Container) -> Vec<&str> {
 
 /// `capabilities_baseline`: `capabilities.add` may hold only the default set, matched exactly
 /// (`CAP_CHOWN` and `chown` are not `CHOWN`).
-fn capabilities_baseline(spec: &Spec, found: &mut Found) {
-    for container in spec.all_containers() {
+fn capabilities_baseline(pod: &Pod, found: &mut Found) {
+    for container in pod.every_container() {
         let added = non_default_capabilities(container);
         if !added.is_empty() {
             found.container(
@@ -403,30 +402,32 @@ fn capabilities_baseline(spec: &Spec, found: &mut Found) {
 }
 
 /// `hostNamespaces`: `hostNetwork`, `hostPID` and `hostIPC` must be unset or false.
-fn host_namespaces(spec: &Spec, found: &mut Found) {
+fn host_namespaces(pod: &Pod, found: &mut Found) {
+    let spec = pod.spec();
     for (field, value) in [
         ("hostNetwork", spec.host_network),
         ("hostPID", spec.host_pid),
         ("hostIPC", spec.host_ipc),
     ] {
-        if value == Some(true) {
+        if value {
             found.pod(format!("pod must not set spec.{field}=true"));
         }
     }
 }
 
 /// `hostPathVolumes`: no `hostPath` volume.
-fn host_path_volumes(spec: &Spec, found: &mut Found) {
-    for volume in spec.volumes.iter().filter(|volume| volume.has("hostPath")) {
+fn host_path_volumes(pod: &Pod, found: &mut Found) {
+    for volume in pod.volumes().iter().filter(|volume| volume.has("hostPath")) {
         found.pod(format!("volume {:?} must not set hostPath", volume.name));
     }
 }
 
 /// `hostPorts`: no container port with a non-zero `hostPort`, once defaulted (a `hostNetwork`
 /// pod's ports get `hostPort = containerPort`).
-fn host_ports(spec: &Spec, found: &mut Found) {
-    for container in spec.all_containers() {
-        let mut ports: Vec<i64> = container
+fn host_ports(pod: &Pod, found: &mut Found) {
+    let spec = pod.spec();
+    for container in pod.every_container() {
+        let mut ports: Vec<i32> = container
             .ports
             .iter()
             .map(|port| spec.effective_host_port(port))
@@ -439,11 +440,11 @@ fn host_ports(spec: &Spec, found: &mut Found) {
         ports.dedup();
         let list = ports
             .iter()
-            .map(i64::to_string)
+            .map(i32::to_string)
             .collect::<Vec<_>>()
             .join(", ");
         let plural = if ports.len() == 1 { "" } else { "s" };
-        let defaulted = if spec.host_network == Some(true) {
+        let defaulted = if spec.host_network {
             " (hostNetwork makes every containerPort a hostPort)"
         } else {
             ""
@@ -460,34 +461,24 @@ fn host_ports(spec: &Spec, found: &mut Found) {
 
 /// `hostProbesAndHostLifecycle`: probes and lifecycle handlers must not set `httpGet.host` or
 /// `tcpSocket.host` (empty is allowed).
-fn host_probes(spec: &Spec, found: &mut Found) {
-    for container in spec.all_containers() {
-        let lifecycle = container.lifecycle.as_ref();
-        let handlers: [(&str, Option<&Handler>); 5] = [
-            ("livenessProbe", container.liveness_probe.as_ref()),
-            ("readinessProbe", container.readiness_probe.as_ref()),
-            ("startupProbe", container.startup_probe.as_ref()),
-            (
-                "lifecycle.postStart",
-                lifecycle.and_then(|l| l.post_start.as_ref()),
-            ),
-            (
-                "lifecycle.preStop",
-                lifecycle.and_then(|l| l.pre_stop.as_ref()),
-            ),
-        ];
+fn host_probes(pod: &Pod, found: &mut Found) {
+    for container in pod.every_container() {
         let mut hosts = Vec::new();
-        for (path, handler) in handlers {
-            let Some(handler) = handler else { continue };
-            for (action, target) in [
-                ("httpGet", handler.http_get.as_ref()),
-                ("tcpSocket", handler.tcp_socket.as_ref()),
-            ] {
-                if let Some(target) = target
-                    && !target.host.is_empty()
-                {
-                    hosts.push(format!("{path}.{action}.host={:?}", target.host));
-                }
+        for (path, probe) in [
+            ("livenessProbe", &container.liveness_probe),
+            ("readinessProbe", &container.readiness_probe),
+            ("startupProbe", &container.startup_probe),
+        ] {
+            if let Some(probe) = probe {
+                hosts.extend(host_target(path, &probe.handler, &probe.host));
+            }
+        }
+        for (path, hook) in [
+            ("lifecycle.postStart", &container.post_start),
+            ("lifecycle.preStop", &container.pre_stop),
+        ] {
+            if let Some(hook) = hook {
+                hosts.extend(host_target(path, &hook.handler, &hook.host));
             }
         }
         if !hosts.is_empty() {
@@ -503,9 +494,21 @@ fn host_probes(spec: &Spec, found: &mut Found) {
     }
 }
 
+/// `livenessProbe.httpGet.host="a"`, when the handler at `path` targets a host.
+fn host_target(path: &str, handler: &ProbeHandler, host: &Option<String>) -> Option<String> {
+    let host = host.as_deref().filter(|host| !host.is_empty())?;
+    // Only these two actions have a `host` field.
+    let action = match handler {
+        ProbeHandler::HttpGet(_) => "httpGet",
+        ProbeHandler::TcpSocket(_) => "tcpSocket",
+        _ => return None,
+    };
+    Some(format!("{path}.{action}.host={host:?}"))
+}
+
 /// `privileged`: `securityContext.privileged` must be unset or false.
-fn privileged(spec: &Spec, found: &mut Found) {
-    for container in spec.all_containers() {
+fn privileged(pod: &Pod, found: &mut Found) {
+    for container in pod.every_container() {
         if container.context().privileged == Some(true) {
             found.container(
                 container,
@@ -521,12 +524,12 @@ fn privileged(spec: &Spec, found: &mut Found) {
 /// `procMount` (baseline) and `procMount_restricted`: `procMount` must be unset or `Default`.
 /// Since 1.35 baseline allows any value in a user namespace (`hostUsers: false`); restricted
 /// never does.
-fn proc_mount(spec: &Spec, restricted: bool, found: &mut Found) {
-    let relaxed = spec.in_user_namespace();
+fn proc_mount(pod: &Pod, restricted: bool, found: &mut Found) {
+    let relaxed = pod.spec().in_user_namespace();
     if !restricted && relaxed {
         return;
     }
-    for container in spec.all_containers() {
+    for container in pod.every_container() {
         if let Some(mount) = &container.context().proc_mount
             && mount != "Default"
         {
@@ -550,29 +553,32 @@ const SELINUX_TYPES: [&str; 5] = [
 
 /// What is wrong with SELinux options, PSA's way: `type "spc_t"; user may not be set`.
 fn se_linux_faults(options: &SeLinuxOptions) -> Option<String> {
+    // PSA reads an unset field as empty, and allows both.
+    let set = |field: &Option<String>| field.as_deref().is_some_and(|value| !value.is_empty());
+    let kind = options.type_.as_deref().unwrap_or_default();
     let mut faults = Vec::new();
-    if !SELINUX_TYPES.contains(&options.kind.as_str()) {
-        faults.push(format!("type {:?}", options.kind));
+    if !SELINUX_TYPES.contains(&kind) {
+        faults.push(format!("type {kind:?}"));
     }
-    if !options.user.is_empty() {
+    if set(&options.user) {
         faults.push("user may not be set".to_owned());
     }
-    if !options.role.is_empty() {
+    if set(&options.role) {
         faults.push("role may not be set".to_owned());
     }
     (!faults.is_empty()).then(|| faults.join("; "))
 }
 
 /// `seLinuxOptions`: pod and containers may set only an allowed `type`, never `user` or `role`.
-fn se_linux_options(spec: &Spec, found: &mut Found) {
-    if let Some(options) = &spec.pod_context().se_linux_options
+fn se_linux_options(pod: &Pod, found: &mut Found) {
+    if let Some(options) = &pod.spec().pod_context().se_linux_options
         && let Some(faults) = se_linux_faults(options)
     {
         found.pod(format!(
             "pod set forbidden securityContext.seLinuxOptions: {faults}"
         ));
     }
-    for container in spec.all_containers() {
+    for container in pod.every_container() {
         if let Some(options) = &container.context().se_linux_options
             && let Some(faults) = se_linux_faults(options)
         {
@@ -593,8 +599,8 @@ fn valid_seccomp(profile: &Profile) -> bool {
 
 /// The pod and the containers that set a seccomp profile other than `RuntimeDefault` or
 /// `Localhost` (since 1.19 PSA reads only the fields; the legacy annotations are ignored).
-fn seccomp_bad_setters(spec: &Spec, found: &mut Found, breaks_baseline: bool) {
-    if let Some(profile) = &spec.pod_context().seccomp_profile
+fn seccomp_bad_setters(pod: &Pod, found: &mut Found, breaks_baseline: bool) {
+    if let Some(profile) = &pod.spec().pod_context().seccomp_profile
         && !valid_seccomp(profile)
     {
         let message = format!(
@@ -603,7 +609,7 @@ fn seccomp_bad_setters(spec: &Spec, found: &mut Found, breaks_baseline: bool) {
         );
         found.push(None, message, breaks_baseline);
     }
-    for container in spec.all_containers() {
+    for container in pod.every_container() {
         if let Some(profile) = &container.context().seccomp_profile
             && !valid_seccomp(profile)
         {
@@ -619,8 +625,8 @@ fn seccomp_bad_setters(spec: &Spec, found: &mut Found, breaks_baseline: bool) {
 
 /// `seccompProfile_baseline`: a seccomp profile, where set, must be `RuntimeDefault` or
 /// `Localhost`.
-fn seccomp_baseline(spec: &Spec, found: &mut Found) {
-    seccomp_bad_setters(spec, found, false);
+fn seccomp_baseline(pod: &Pod, found: &mut Found) {
+    seccomp_bad_setters(pod, found, false);
 }
 
 /// The sysctls any pod may set (1.32's list), matched exactly (`net/ipv4/...` is not allowed).
@@ -640,12 +646,12 @@ const SAFE_SYSCTLS: [&str; 12] = [
 ];
 
 /// `sysctls`: every pod sysctl must be in the safe set.
-fn sysctls(spec: &Spec, found: &mut Found) {
-    for sysctl in &spec.pod_context().sysctls {
-        if !SAFE_SYSCTLS.contains(&sysctl.name.as_str()) {
+fn sysctls(pod: &Pod, found: &mut Found) {
+    for sysctl in &pod.spec().pod_context().sysctls {
+        if !SAFE_SYSCTLS.contains(&sysctl.key.as_str()) {
             found.pod(format!(
                 "pod must not set forbidden sysctl {:?} in securityContext.sysctls",
-                sysctl.name
+                sysctl.key
             ));
         }
     }
@@ -653,17 +659,12 @@ fn sysctls(spec: &Spec, found: &mut Found) {
 
 /// `windowsHostProcess`: `windowsOptions.hostProcess` must be unset or false, on the pod and on
 /// every container.
-fn windows_host_process(spec: &Spec, found: &mut Found) {
-    let host_process = |options: &Option<crate::model::WindowsOptions>| {
-        options
-            .as_ref()
-            .is_some_and(|options| options.host_process == Some(true))
-    };
-    if host_process(&spec.pod_context().windows_options) {
+fn windows_host_process(pod: &Pod, found: &mut Found) {
+    if pod.spec().pod_context().windows_host_process == Some(true) {
         found.pod("pod must not set securityContext.windowsOptions.hostProcess=true".to_owned());
     }
-    for container in spec.all_containers() {
-        if host_process(&container.context().windows_options) {
+    for container in pod.every_container() {
+        if container.context().windows_host_process == Some(true) {
             found.container(
                 container,
                 format!(
@@ -679,11 +680,11 @@ fn windows_host_process(spec: &Spec, found: &mut Found) {
 
 /// `allowPrivilegeEscalation`: every container sets it to false (Windows pods are exempt since
 /// 1.25: the field does not apply to them).
-fn allow_privilege_escalation(spec: &Spec, found: &mut Found) {
-    if spec.is_windows() {
+fn allow_privilege_escalation(pod: &Pod, found: &mut Found) {
+    if pod.spec().is_windows() {
         return;
     }
-    for container in spec.all_containers() {
+    for container in pod.every_container() {
         if container.context().allow_privilege_escalation != Some(false) {
             found.container(
                 container,
@@ -698,16 +699,17 @@ fn allow_privilege_escalation(spec: &Spec, found: &mut Found) {
 
 /// `capabilities_restricted`: every container drops `ALL` (exactly) and adds nothing but
 /// `NET_BIND_SERVICE` (Windows pods are exempt since 1.25).
-fn capabilities_restricted(spec: &Spec, found: &mut Found) {
-    if spec.is_windows() {
+fn capabilities_restricted(pod: &Pod, found: &mut Found) {
+    if pod.spec().is_windows() {
         return;
     }
-    for container in spec.all_containers() {
-        let capabilities = container.context().capabilities.as_ref();
-        let drops_all = capabilities.is_some_and(|caps| caps.drop.iter().any(|c| c == "ALL"));
-        let mut added: Vec<&str> = capabilities
+    for container in pod.every_container() {
+        let context = container.context();
+        // An unset `capabilities` fails like one that drops nothing, with the same message.
+        let drops_all = context.capabilities_drop.iter().any(|c| c == "ALL");
+        let mut added: Vec<&str> = context
+            .capabilities_add
             .iter()
-            .flat_map(|caps| &caps.add)
             .map(String::as_str)
             .filter(|cap| *cap != "NET_BIND_SERVICE")
             .collect();
@@ -771,13 +773,13 @@ const RESTRICTED_VOLUME_TYPES: [&str; 21] = [
 
 /// `restrictedVolumes`: volumes must be of an allowed type. A volume that sets no source is an
 /// `emptyDir` once the API server defaults it.
-fn restricted_volumes(spec: &Spec, found: &mut Found) {
-    for volume in &spec.volumes {
+fn restricted_volumes(pod: &Pod, found: &mut Found) {
+    for volume in pod.volumes() {
         if volume.sources.is_empty()
             || volume
                 .sources
                 .iter()
-                .any(|source| RESTRICTED_ALLOWED_VOLUMES.contains(source))
+                .any(|source| RESTRICTED_ALLOWED_VOLUMES.contains(&source.as_str()))
         {
             continue;
         }
@@ -798,7 +800,8 @@ fn restricted_volumes(spec: &Spec, found: &mut Found) {
 /// it to false. A container's own value overrides the pod's, but a pod-level `false` is
 /// reported even when every container sets `true`. When someone sets `false`, only those
 /// setters are reported (as PSA does). Since 1.35 any value is allowed with `hostUsers: false`.
-fn run_as_non_root(spec: &Spec, found: &mut Found) {
+fn run_as_non_root(pod: &Pod, found: &mut Found) {
+    let spec = pod.spec();
     if spec.in_user_namespace() {
         return;
     }
@@ -806,7 +809,7 @@ fn run_as_non_root(spec: &Spec, found: &mut Found) {
     if pod_value == Some(false) {
         found.pod("pod must not set securityContext.runAsNonRoot=false".to_owned());
     }
-    for container in spec.all_containers() {
+    for container in pod.every_container() {
         if container.context().run_as_non_root == Some(false) {
             found.container(
                 container,
@@ -820,7 +823,7 @@ fn run_as_non_root(spec: &Spec, found: &mut Found) {
     if !found.0.is_empty() || pod_value == Some(true) {
         return;
     }
-    for container in spec.all_containers() {
+    for container in pod.every_container() {
         if container.context().run_as_non_root.is_none() {
             found.container(
                 container,
@@ -836,14 +839,15 @@ fn run_as_non_root(spec: &Spec, found: &mut Found) {
 /// `runAsUser`: neither the pod nor a container sets `runAsUser: 0` (a pod-level 0 is reported
 /// even when every container overrides it). Since 1.35 any value is allowed with
 /// `hostUsers: false`.
-fn run_as_user(spec: &Spec, found: &mut Found) {
+fn run_as_user(pod: &Pod, found: &mut Found) {
+    let spec = pod.spec();
     if spec.in_user_namespace() {
         return;
     }
     if spec.pod_context().run_as_user == Some(0) {
         found.pod("pod must not set securityContext.runAsUser=0".to_owned());
     }
-    for container in spec.all_containers() {
+    for container in pod.every_container() {
         if container.context().run_as_user == Some(0) {
             found.container(
                 container,
@@ -859,16 +863,16 @@ fn run_as_user(spec: &Spec, found: &mut Found) {
 /// `seccompProfile_restricted`: the pod sets a `RuntimeDefault` or `Localhost` seccomp profile
 /// or every container does, and nobody sets another type. As with `runAsNonRoot`, explicit bad
 /// setters are reported alone when there are some. Windows pods are exempt since 1.25.
-fn seccomp_restricted(spec: &Spec, found: &mut Found) {
-    if spec.is_windows() {
+fn seccomp_restricted(pod: &Pod, found: &mut Found) {
+    if pod.spec().is_windows() {
         return;
     }
-    seccomp_bad_setters(spec, found, true);
-    let pod_set = spec.pod_context().seccomp_profile.is_some();
+    seccomp_bad_setters(pod, found, true);
+    let pod_set = pod.spec().pod_context().seccomp_profile.is_some();
     if !found.0.is_empty() || pod_set {
         return;
     }
-    for container in spec.all_containers() {
+    for container in pod.every_container() {
         if container.context().seccomp_profile.is_none() {
             found.container(
                 container,

@@ -26,11 +26,14 @@
 //! namespace) keeps the baseline gravity: severity `high` and magnitude 2 (6 points, as at
 //! `baseline`).
 //!
-//! The plugin reads the whole pod through the `pod-json` host call, since the typed record
-//! lacks most of these fields. It sees the pod as the API server stores it: a `hostNetwork`
-//! pod's container ports get `hostPort = containerPort`, and a volume without a source is an
-//! `emptyDir`. Findings name the container at fault; pod-level causes (a pod field, a volume, a
-//! sysctl) name none. Input that is not JSON gives no findings.
+//! The plugin reads the pod through the records of contract 0.2.0, each part only when a
+//! configured check needs it: `metadata` (the AppArmor annotations), `spec` (the host
+//! namespaces, `hostUsers`, `os`, the pod's security context), the init, regular and ephemeral
+//! containers (their security contexts, ports, probes and lifecycle hooks) and `volumes` (their
+//! sources); never the status nor the pod's JSON. It sees the pod as the API server stores it:
+//! a `hostNetwork` pod's container ports get `hostPort = containerPort`, and a volume without a
+//! source is an `emptyDir`. Findings name the container at fault; pod-level causes (a pod field,
+//! a volume, a sysctl) name none.
 
 mod controls;
 mod model;
@@ -66,27 +69,6 @@ impl PodSecurity {
                 .map(|control| (control, control.id()))
                 .collect(),
         }
-    }
-
-    /// The findings for a pod given as JSON.
-    fn findings(&self, json: &str) -> Vec<Finding> {
-        let Some(pod) = model::parse(json) else {
-            return Vec::new();
-        };
-        let mut findings = Vec::new();
-        for (control, id) in &self.controls {
-            for violation in control.evaluate(&pod) {
-                let mut finding = Finding::new(id, violation.message);
-                if let Some(container) = &violation.container {
-                    finding = finding.in_container(container);
-                }
-                if violation.breaks_baseline {
-                    finding = finding.severity(Severity::High).magnitude(2);
-                }
-                findings.push(finding);
-            }
-        }
-        findings
     }
 }
 
@@ -134,8 +116,21 @@ impl Plugin for PodSecurity {
         parse_level(settings.level.as_deref()).map(PodSecurity::at)
     }
 
-    fn analyze(&self, _pod: &Pod) -> Vec<Finding> {
-        self.findings(&pod_json())
+    fn analyze(&self, pod: &Pod) -> Vec<Finding> {
+        let mut findings = Vec::new();
+        for (control, id) in &self.controls {
+            for violation in control.evaluate(pod) {
+                let mut finding = Finding::new(id, violation.message);
+                if let Some(container) = &violation.container {
+                    finding = finding.in_container(container);
+                }
+                if violation.breaks_baseline {
+                    finding = finding.severity(Severity::High).magnitude(2);
+                }
+                findings.push(finding);
+            }
+        }
+        findings
     }
 }
 

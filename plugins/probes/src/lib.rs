@@ -48,15 +48,10 @@ impl Plugin for Probes {
 
     fn analyze(&self, pod: &Pod) -> Vec<Finding> {
         let mut findings = Vec::new();
-        let runs_to_completion = pod
-            .metadata
-            .owner_kinds
-            .iter()
-            .any(|kind| kind == "Job" || kind == "CronJob");
-        if self.0.skip_jobs && runs_to_completion {
+        if self.0.skip_jobs && pod.owned_by(&["Job", "CronJob"]) {
             return findings;
         }
-        for container in &pod.spec.containers {
+        for container in pod.containers() {
             if container.liveness_probe.is_none() {
                 findings.push(
                     Finding::new(LIVENESS, "no liveness probe; add `livenessProbe`")

@@ -58,7 +58,7 @@ impl Plugin for Restarts {
     }
 
     fn analyze(&self, pod: &Pod) -> Vec<Finding> {
-        let Some(status) = &pod.status else {
+        let Some(status) = pod.status() else {
             return Vec::new();
         };
         status

@@ -70,45 +70,18 @@ impl Plugin for NoPrivileged {
             })
             .collect();
 
-        // Volumes are not in the typed records: read them from the full pod JSON.
-        #[derive(Deserialize)]
-        struct PodJson {
-            #[serde(default)]
-            spec: SpecJson,
-        }
-        #[derive(Deserialize, Default)]
-        struct SpecJson {
-            #[serde(default)]
-            volumes: Vec<Volume>,
-        }
-        #[derive(Deserialize)]
-        struct Volume {
-            name: String,
-            #[serde(rename = "hostPath")]
-            host_path: Option<HostPath>,
-        }
-        #[derive(Deserialize)]
-        struct HostPath {
-            path: String,
-        }
-        let Ok(full) = serde_json::from_str::<PodJson>(&kube_devops_sdk::pod_json()) else {
-            return findings;
-        };
-        for volume in full.spec.volumes {
-            let Some(host_path) = volume.host_path else {
+        for volume in pod.volumes() {
+            let Some(path) = &volume.host_path else {
                 continue;
             };
             if !self
                 .allowed_host_paths
                 .iter()
-                .any(|allowed| host_path.path.starts_with(allowed.as_str()))
+                .any(|allowed| path.starts_with(allowed.as_str()))
             {
                 findings.push(Finding::new(
                     HOST_PATH,
-                    format!(
-                        "volume `{}` mounts host path {}",
-                        volume.name, host_path.path
-                    ),
+                    format!("volume `{}` mounts host path {path}", volume.name),
                 ));
             }
         }

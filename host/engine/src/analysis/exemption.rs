@@ -2,7 +2,7 @@
 //! template it comes from) annotated `devops.stochastic.io/exempt: "true"` is not analysed, and
 //! `devops.stochastic.io/exempt-checks: "latest-tag,pending"` drops those checks' findings.
 
-use crate::contract::Pod;
+use crate::contract::ObjectMeta;
 
 /// Exempts the whole pod when `"true"`.
 pub(crate) const EXEMPT: &str = "devops.stochastic.io/exempt";
@@ -20,9 +20,9 @@ pub enum Exemption {
 }
 
 impl Exemption {
-    pub fn of(pod: &Pod) -> Self {
+    pub fn of(metadata: &ObjectMeta) -> Self {
         let annotation = |key: &str| {
-            pod.metadata
+            metadata
                 .annotations
                 .iter()
                 .find(|entry| entry.key == key)
@@ -58,35 +58,22 @@ impl Exemption {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::{KeyValue, ObjectMeta, PodSpec};
+    use crate::contract::KeyValue;
 
-    fn pod(annotations: &[(&str, &str)]) -> Pod {
-        Pod {
-            metadata: ObjectMeta {
-                name: "p".into(),
-                namespace: "default".into(),
-                labels: Vec::new(),
-                annotations: annotations
-                    .iter()
-                    .map(|(key, value)| KeyValue {
-                        key: (*key).into(),
-                        value: (*value).into(),
-                    })
-                    .collect(),
-                owner_kinds: Vec::new(),
-            },
-            spec: PodSpec {
-                containers: Vec::new(),
-                init_containers: Vec::new(),
-                ephemeral_containers: Vec::new(),
-                node_name: None,
-                service_account_name: None,
-                host_network: false,
-                host_pid: false,
-                host_ipc: false,
-                security_context: None,
-            },
-            status: None,
+    fn pod(annotations: &[(&str, &str)]) -> ObjectMeta {
+        ObjectMeta {
+            name: "p".into(),
+            namespace: "default".into(),
+            labels: Vec::new(),
+            annotations: annotations
+                .iter()
+                .map(|(key, value)| KeyValue {
+                    key: (*key).into(),
+                    value: (*value).into(),
+                })
+                .collect(),
+            owner_kinds: Vec::new(),
+            creation_timestamp: None,
         }
     }
 

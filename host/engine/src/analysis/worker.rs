@@ -67,7 +67,7 @@ impl<'a> Worker<'a> {
             namespace: pod.record.metadata.namespace.clone(),
             ..PodResult::default()
         };
-        let exemption = Exemption::of(&pod.record);
+        let exemption = Exemption::of(&pod.record.metadata);
         if exemption == Exemption::All {
             result.exempt = true;
             return result;

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 
 use super::model;
 use crate::contract::{
-    Container, ContainerPort, ContainerState, ContainerStatus, KeyValue, ObjectMeta, Pod,
-    PodSecurityContext, PodSpec, PodStatus, Probe, ProbeHandler, Resources, SecurityContext,
+    Container, ContainerPort, ContainerState, ContainerStatus, EnvVar, KeyValue, LifecycleHandler,
+    ObjectMeta, Pod, PodSecurityContext, PodSpec, PodStatus, Probe, ProbeHandler, Profile,
+    Resources, SeLinuxOptions, SecurityContext, TopologySpreadConstraint, Volume,
 };
 
 /// The namespace of an object that names none.
@@ -110,13 +111,16 @@ pub fn shape(object: model::Object, opt_in: bool) -> Result<Shape, ShapeError> {
             .flatten()
             .filter_map(|owner| owner.kind.clone())
             .collect();
-        let metadata = object_meta(
-            name.clone(),
-            namespace.clone(),
-            meta.labels,
-            meta.annotations,
-            owner_kinds,
-        );
+        let metadata = ObjectMeta {
+            creation_timestamp: meta.creation_timestamp,
+            ..object_meta(
+                name.clone(),
+                namespace.clone(),
+                meta.labels,
+                meta.annotations,
+                owner_kinds,
+            )
+        };
         let spec = object.spec.ok_or_else(|| missing("spec"))?;
         (metadata, spec, object.status.map(pod_status))
     } else {
@@ -144,8 +148,10 @@ pub fn shape(object: model::Object, opt_in: bool) -> Result<Shape, ShapeError> {
             annotations,
             vec![kind.clone()],
         );
-        let spec = template.spec.ok_or_else(|| missing("spec.template.spec"))?;
-        (metadata, spec, None)
+        let mut template_spec = template.spec.ok_or_else(|| missing("spec.template.spec"))?;
+        // The workload's replicas, for checks on replicated pods.
+        template_spec.replicas = spec.replicas;
+        (metadata, template_spec, None)
     };
     if spec.containers.as_ref().is_none_or(Vec::is_empty) {
         return Err(missing(if is_pod {
@@ -176,11 +182,7 @@ pub fn shape(object: model::Object, opt_in: bool) -> Result<Shape, ShapeError> {
             container: container.name.clone().unwrap_or_default(),
         });
     }
-    Ok(Shape::Pod(Box::new(Pod {
-        metadata,
-        spec: pod_spec(spec),
-        status,
-    })))
+    Ok(Shape::Pod(Box::new(pod(metadata, spec, status))))
 }
 
 fn object_meta(
@@ -196,6 +198,7 @@ fn object_meta(
         labels: key_values(labels),
         annotations: key_values(annotations),
         owner_kinds,
+        creation_timestamp: None,
     }
 }
 
@@ -205,33 +208,92 @@ fn key_values(map: BTreeMap<String, String>) -> Vec<KeyValue> {
         .collect()
 }
 
-fn pod_spec(spec: model::Spec) -> PodSpec {
+fn pod(metadata: ObjectMeta, spec: model::Spec, status: Option<PodStatus>) -> Pod {
     let containers = |list: Option<Vec<model::Container>>| {
         list.unwrap_or_default()
             .into_iter()
             .map(container)
             .collect()
     };
-    PodSpec {
+    Pod {
+        metadata,
         containers: containers(spec.containers),
         init_containers: containers(spec.init_containers),
         ephemeral_containers: containers(spec.ephemeral_containers),
-        node_name: spec.node_name,
-        service_account_name: spec.service_account_name,
-        host_network: spec.host_network.unwrap_or(false),
-        host_pid: spec.host_pid.unwrap_or(false),
-        host_ipc: spec.host_ipc.unwrap_or(false),
-        security_context: spec.security_context.map(|context| PodSecurityContext {
-            run_as_non_root: context.run_as_non_root,
-            run_as_user: context.run_as_user,
-            run_as_group: context.run_as_group,
-            fs_group: context.fs_group,
-        }),
+        volumes: spec.volumes.into_iter().map(volume).collect(),
+        spec: PodSpec {
+            node_name: spec.node_name,
+            service_account_name: spec.service_account_name,
+            automount_service_account_token: spec.automount_service_account_token,
+            priority_class_name: spec.priority_class_name,
+            host_network: spec.host_network.unwrap_or(false),
+            host_pid: spec.host_pid.unwrap_or(false),
+            host_ipc: spec.host_ipc.unwrap_or(false),
+            host_users: spec.host_users,
+            os: spec.os.and_then(|os| os.name),
+            security_context: spec.security_context.map(|context| PodSecurityContext {
+                run_as_non_root: context.run_as_non_root,
+                run_as_user: context.run_as_user,
+                run_as_group: context.run_as_group,
+                fs_group: context.fs_group,
+                seccomp_profile: context.profiles.seccomp_profile.map(profile),
+                app_armor_profile: context.profiles.app_armor_profile.map(profile),
+                se_linux_options: context.profiles.se_linux_options.map(se_linux),
+                sysctls: context
+                    .sysctls
+                    .into_iter()
+                    .map(|sysctl| KeyValue {
+                        key: sysctl.name,
+                        value: sysctl.value.map(|value| value.0).unwrap_or_default(),
+                    })
+                    .collect(),
+                windows_host_process: context
+                    .profiles
+                    .windows_options
+                    .and_then(|options| options.host_process),
+            }),
+            topology_spread_constraints: spec
+                .topology_spread_constraints
+                .into_iter()
+                .map(|constraint| TopologySpreadConstraint {
+                    max_skew: constraint.max_skew.unwrap_or(0),
+                    topology_key: constraint.topology_key,
+                    when_unsatisfiable: constraint.when_unsatisfiable,
+                })
+                .collect(),
+            replicas: spec.replicas,
+        },
+        status,
+    }
+}
+
+fn volume(volume: model::Volume) -> Volume {
+    Volume {
+        name: volume.name,
+        sources: volume.sources.into_iter().map(str::to_owned).collect(),
+        host_path: volume.host_path,
+    }
+}
+
+fn profile(profile: model::Profile) -> Profile {
+    Profile {
+        kind: profile.kind,
+        localhost_profile: profile.localhost_profile,
+    }
+}
+
+fn se_linux(options: model::SeLinuxOptions) -> SeLinuxOptions {
+    SeLinuxOptions {
+        user: options.user,
+        role: options.role,
+        type_: options.kind,
+        level: options.level,
     }
 }
 
 fn container(container: model::Container) -> Container {
     let resources = container.resources.unwrap_or_default();
+    let lifecycle = container.lifecycle.unwrap_or_default();
     Container {
         name: container.name.unwrap_or_default(),
         image: container.image.unwrap_or_default(),
@@ -239,6 +301,8 @@ fn container(container: model::Container) -> Container {
         liveness_probe: container.liveness_probe.map(probe),
         readiness_probe: container.readiness_probe.map(probe),
         startup_probe: container.startup_probe.map(probe),
+        post_start: lifecycle.post_start.map(lifecycle_handler),
+        pre_stop: lifecycle.pre_stop.map(lifecycle_handler),
         ports: container
             .ports
             .unwrap_or_default()
@@ -246,6 +310,7 @@ fn container(container: model::Container) -> Container {
             .map(|port| ContainerPort {
                 name: port.name,
                 container_port: port.container_port.unwrap_or(0),
+                host_port: port.host_port,
                 protocol: port.protocol.unwrap_or_else(|| "TCP".to_owned()),
             })
             .collect(),
@@ -253,36 +318,73 @@ fn container(container: model::Container) -> Container {
             requests: key_values(resources.requests),
             limits: key_values(resources.limits),
         },
+        env: container
+            .env
+            .into_iter()
+            .map(|var| EnvVar {
+                name: var.name,
+                value: var.value.map(|value| value.0),
+            })
+            .collect(),
         security_context: container.security_context.map(|context| {
             let capabilities = context.capabilities.unwrap_or_default();
             SecurityContext {
                 run_as_non_root: context.run_as_non_root,
                 run_as_user: context.run_as_user,
+                run_as_group: context.run_as_group,
                 privileged: context.privileged,
                 allow_privilege_escalation: context.allow_privilege_escalation,
                 read_only_root_filesystem: context.read_only_root_filesystem,
                 capabilities_add: capabilities.add.unwrap_or_default(),
                 capabilities_drop: capabilities.drop.unwrap_or_default(),
+                proc_mount: context.proc_mount,
+                seccomp_profile: context.profiles.seccomp_profile.map(profile),
+                app_armor_profile: context.profiles.app_armor_profile.map(profile),
+                se_linux_options: context.profiles.se_linux_options.map(se_linux),
+                windows_host_process: context
+                    .profiles
+                    .windows_options
+                    .and_then(|options| options.host_process),
             }
         }),
     }
 }
 
+/// The action of a probe or a hook, and the host of its HTTP or TCP action.
+fn action(
+    http_get: Option<model::HttpGet>,
+    tcp_socket: Option<model::TcpSocket>,
+    exec: Option<model::Exec>,
+    grpc: Option<model::Grpc>,
+) -> (ProbeHandler, Option<String>) {
+    if let Some(http) = http_get {
+        let path = http.path.unwrap_or_else(|| "/".to_owned());
+        (ProbeHandler::HttpGet(path), http.host)
+    } else if let Some(tcp) = tcp_socket {
+        (
+            ProbeHandler::TcpSocket(tcp.port.unwrap_or_default()),
+            tcp.host,
+        )
+    } else if let Some(exec) = exec {
+        (ProbeHandler::Exec(exec.command.unwrap_or_default()), None)
+    } else if let Some(grpc) = grpc {
+        (ProbeHandler::Grpc(grpc.port.unwrap_or(0)), None)
+    } else {
+        (ProbeHandler::Other, None)
+    }
+}
+
+fn lifecycle_handler(handler: model::Handler) -> LifecycleHandler {
+    let (handler, host) = action(handler.http_get, handler.tcp_socket, handler.exec, None);
+    LifecycleHandler { handler, host }
+}
+
 /// A probe with the API server's defaults for unset timings.
 fn probe(probe: model::Probe) -> Probe {
-    let handler = if let Some(http) = probe.http_get {
-        ProbeHandler::HttpGet(http.path.unwrap_or_else(|| "/".to_owned()))
-    } else if let Some(tcp) = probe.tcp_socket {
-        ProbeHandler::TcpSocket(tcp.port.unwrap_or_default())
-    } else if let Some(exec) = probe.exec {
-        ProbeHandler::Exec(exec.command.unwrap_or_default())
-    } else if let Some(grpc) = probe.grpc {
-        ProbeHandler::Grpc(grpc.port.unwrap_or(0))
-    } else {
-        ProbeHandler::Other
-    };
+    let (handler, host) = action(probe.http_get, probe.tcp_socket, probe.exec, probe.grpc);
     Probe {
         handler,
+        host,
         initial_delay_seconds: probe.initial_delay_seconds.unwrap_or(0),
         period_seconds: probe.period_seconds.unwrap_or(10),
         timeout_seconds: probe.timeout_seconds.unwrap_or(1),

@@ -6,10 +6,11 @@
 
 mod convert;
 mod kinds;
+mod lax;
 mod model;
 
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
@@ -17,6 +18,7 @@ pub use convert::DEFAULT_NAMESPACE;
 pub use kinds::{TemplateKindConfig, TemplateKindError, TemplateKinds};
 
 use crate::contract::Pod;
+use crate::contract::v0_1::kube_devops::analyzer::types::Pod as LegacyPod;
 
 /// Where an object's JSON is: a range of a text shared with its neighbours.
 #[derive(Debug, Clone)]
@@ -149,11 +151,34 @@ impl Source {
 /// A pod ready for the plugins.
 #[derive(Debug, Clone)]
 pub struct PodInput {
-    pub record: Pod,
+    /// Shared with the instance of each plugin call, whose `pod` accessors read it.
+    pub record: Arc<Pod>,
     pub source: Arc<PodSource>,
+    /// The 0.1.0 record, made for the first 0.1.0 component that analyses this pod.
+    legacy: OnceLock<LegacyPod>,
 }
 
 impl PodInput {
+    fn new(record: Pod, source: Arc<PodSource>) -> Self {
+        PodInput {
+            record: Arc::new(record),
+            source,
+            legacy: OnceLock::new(),
+        }
+    }
+
+    /// The record, to change before analysis (the webhook fills in the request's namespace).
+    pub fn record_mut(&mut self) -> &mut Pod {
+        self.legacy = OnceLock::new();
+        Arc::make_mut(&mut self.record)
+    }
+
+    /// The pod as a contract 0.1.0 component receives it.
+    pub fn legacy(&self) -> &LegacyPod {
+        self.legacy
+            .get_or_init(|| crate::contract::v0_1::legacy_pod(&self.record))
+    }
+
     /// `namespace/name`, as messages name pods.
     pub fn key(&self) -> String {
         format!(
@@ -296,10 +321,7 @@ pub fn read_with(source: Source, kinds: &TemplateKinds) -> Result<Read, InputErr
                 api_version,
                 template,
             });
-            Ok(Read::Pod(PodInput {
-                record: *record,
-                source,
-            }))
+            Ok(Read::Pod(PodInput::new(*record, source)))
         }
         Ok(convert::Shape::Other) => Ok(Read::Skipped { kind }),
         Err(error) => Err(InputError {
@@ -394,7 +416,7 @@ mod tests {
             r#"{"kind":"Pod","metadata":{"name":"web"},"spec":{"containers":[{"name":"app","image":"nginx",
             "livenessProbe":{"tcpSocket":{"port":8080}}}]}}"#,
         );
-        let probe = pod.record.spec.containers[0]
+        let probe = pod.record.containers[0]
             .liveness_probe
             .clone()
             .expect("probe");
@@ -438,6 +460,7 @@ mod tests {
         assert!(
             pod.record
                 .status
+                .as_ref()
                 .expect("status")
                 .container_statuses
                 .is_empty()

@@ -13,7 +13,8 @@ use wasmtime_wasi::p2::bindings::{cli, clocks, random, sync};
 use wasmtime_wasi::random::WasiRandom;
 
 use super::sandbox::HostState;
-use crate::contract::Analyzer;
+use crate::contract::kube_devops::analyzer as contract;
+use crate::contract::v0_1::kube_devops::analyzer as contract_v0_1;
 
 /// One interface the sandbox links.
 #[derive(Debug, Clone, Copy)]
@@ -39,11 +40,22 @@ const fn grant(interface: &'static str, family: &'static str, what: &'static str
 /// (componentize-js) plugins import none of them.
 pub const GRANTS: &[Grant] = &[
     grant(
+        "kube-devops:analyzer/pod",
+        "0.2",
+        "the pod under analysis, part by part",
+    ),
+    grant("kube-devops:analyzer/host", "0.2", "the analysis time"),
+    grant("kube-devops:analyzer/types", "0.2", "types only"),
+    grant(
         "kube-devops:analyzer/host",
         "0.1",
-        "the pod's JSON and the analysis time",
+        "the pod's JSON and the analysis time (contract 0.1.0)",
     ),
-    grant("kube-devops:analyzer/types", "0.1", "types only"),
+    grant(
+        "kube-devops:analyzer/types",
+        "0.1",
+        "types only (contract 0.1.0)",
+    ),
     grant(
         "wasi:cli/stdout",
         "0.2",
@@ -138,7 +150,7 @@ pub(crate) fn access_of(import: &str) -> Access {
 pub(super) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
     for grant in GRANTS {
-        link(&mut linker, grant.interface)?;
+        link(&mut linker, grant)?;
     }
     Ok(linker)
 }
@@ -150,15 +162,29 @@ impl HasData for HasIo {
     type Data<'a> = &'a mut ResourceTable;
 }
 
-fn link(linker: &mut Linker<HostState>, interface: &str) -> wasmtime::Result<()> {
+fn link(linker: &mut Linker<HostState>, grant: &Grant) -> wasmtime::Result<()> {
     type T = HostState;
     let l = linker;
-    match interface {
-        // Both contract interfaces come with the world's bindings.
-        "kube-devops:analyzer/host" => {
-            Analyzer::add_to_linker::<T, HasSelf<T>>(l, |state| state)?;
+    match (grant.interface, grant.family) {
+        ("kube-devops:analyzer/pod", "0.2") => {
+            contract::pod::add_to_linker::<T, HasSelf<T>>(l, |state| state)?;
         }
-        "kube-devops:analyzer/types" => {}
+        ("kube-devops:analyzer/host", "0.2") => {
+            contract::host::add_to_linker::<T, HasSelf<T>>(l, |state| state)?;
+        }
+        ("kube-devops:analyzer/host", "0.1") => {
+            contract_v0_1::host::add_to_linker::<T, HasSelf<T>>(l, |state| state)?;
+        }
+        // Types only: nothing to link.
+        ("kube-devops:analyzer/types", _) => {}
+        (interface, _) => link_wasi(l, interface)?,
+    }
+    Ok(())
+}
+
+fn link_wasi(l: &mut Linker<HostState>, interface: &str) -> wasmtime::Result<()> {
+    type T = HostState;
+    match interface {
         "wasi:cli/stdout" => cli::stdout::add_to_linker::<T, WasiCli>(l, T::cli)?,
         "wasi:cli/stderr" => cli::stderr::add_to_linker::<T, WasiCli>(l, T::cli)?,
         "wasi:cli/stdin" => cli::stdin::add_to_linker::<T, WasiCli>(l, T::cli)?,
@@ -200,6 +226,11 @@ mod tests {
             "another family"
         );
         assert!(grant_for("kube-devops:analyzer/host@0.1.0").is_some());
+        assert!(grant_for("kube-devops:analyzer/pod@0.2.0").is_some());
+        assert!(
+            grant_for("kube-devops:analyzer/pod@0.1.0").is_none(),
+            "0.1.0 has no pod resource"
+        );
         assert!(grant_for("wasi:clocks/wall-clock@0.2.6").is_none());
         assert!(grant_for("wasi:filesystem/types@0.2.6").is_none());
         assert_eq!(

@@ -7,8 +7,58 @@ pub use super::grants::Access;
 use super::grants::access_of;
 use super::plugin::{LoadError, PluginOrigin};
 
-/// The package and version of the contract this host implements.
-pub const WORLD: &str = "kube-devops:analyzer/analyzer@0.1.0";
+/// A version of the contract (`wit/`): the host links both, each component as the one it was
+/// built against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contract {
+    /// `wit/0.1.0/analyzer.wit`: the whole pod as one record, extra fields through `pod-json`.
+    V0_1,
+    /// `wit/analyzer.wit`: the pod as a resource read part by part.
+    V0_2,
+}
+
+impl Contract {
+    /// The world's full name, as `plugin inspect` shows it.
+    pub fn world(self) -> &'static str {
+        match self {
+            Contract::V0_1 => "kube-devops:analyzer/analyzer@0.1.0",
+            Contract::V0_2 => "kube-devops:analyzer/analyzer@0.2.0",
+        }
+    }
+
+    /// The version alone (`0.2.0`).
+    pub fn version(self) -> &'static str {
+        let world = self.world();
+        &world[world.rfind('@').map_or(0, |at| at + 1)..]
+    }
+
+    /// The contract whose interfaces `component` imports; `None` when it imports none of ours
+    /// (a component may use no type and call nothing of the host).
+    pub(super) fn imported_by(
+        engine: &wasmtime::Engine,
+        component: &wasmtime::component::Component,
+    ) -> Option<Contract> {
+        component
+            .component_type()
+            .imports(engine)
+            .find_map(|(name, _)| {
+                let version = name
+                    .strip_prefix("kube-devops:analyzer/")?
+                    .split_once('@')?
+                    .1;
+                if version.starts_with("0.1.") {
+                    Some(Contract::V0_1)
+                } else if version.starts_with("0.2.") {
+                    Some(Contract::V0_2)
+                } else {
+                    None
+                }
+            })
+    }
+}
+
+/// The contract version new plugins are built against.
+pub const WORLD: &str = "kube-devops:analyzer/analyzer@0.2.0";
 
 /// One import and what the sandbox gives for it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -24,7 +74,7 @@ pub struct Import {
 pub struct Shape {
     pub imports: Vec<Import>,
     pub exports: Vec<String>,
-    /// The world it was built for, when it exports this host's three functions.
+    /// The world it was built for, when it exports the contract's three functions.
     pub world: Option<&'static str>,
 }
 
@@ -55,12 +105,13 @@ impl Runtime {
 impl super::LoadedPlugin {
     /// The shape of this plugin's component, from the code already compiled.
     pub fn shape(&self) -> Shape {
-        shape_of(&self.runtime.engine, self.pre.instance_pre().component())
+        shape_of(&self.runtime.engine, self.pre.component())
     }
 }
 
 /// The names of the component's imports that ask the host for something: its instances and
-/// functions. Imported types (the records its interfaces use) are not capabilities.
+/// functions. Imported types (the records its interfaces use, the `pod` resource type a world
+/// names) are not capabilities.
 fn capabilities(
     engine: &wasmtime::Engine,
     component: &wasmtime::component::Component,
@@ -69,7 +120,7 @@ fn capabilities(
     component
         .component_type()
         .imports(engine)
-        .filter(|(_, item)| !matches!(item.ty, ComponentItem::Type(_)))
+        .filter(|(_, item)| !matches!(item.ty, ComponentItem::Type(_) | ComponentItem::Resource(_)))
         .map(|(name, _)| name.to_owned())
         .collect()
 }
@@ -93,7 +144,11 @@ fn shape_of(engine: &wasmtime::Engine, component: &wasmtime::component::Componen
     let world = ["analyze", "configure", "metadata"]
         .iter()
         .all(|name| exports.iter().any(|export| export == name))
-        .then_some(WORLD);
+        .then(|| {
+            Contract::imported_by(engine, component)
+                .unwrap_or(Contract::V0_2)
+                .world()
+        });
     Shape {
         imports,
         exports,

@@ -9,11 +9,13 @@
 
 use std::time::{Duration, Instant};
 
+use wasmtime::component::Resource;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
-use super::sandbox::Breach;
+use super::plugin::Pre;
+use super::sandbox::{Breach, CallPod};
 use super::{HostState, Limits, LoadedPlugin, deadline_ticks};
-use crate::contract::{Analyzer, Finding, PluginMetadata};
+use crate::contract::{Analyzer, Finding, PluginMetadata, v0_1};
 use crate::pod::PodInput;
 
 /// Why a call into a plugin failed. The instance is unusable afterwards.
@@ -44,8 +46,14 @@ fn output_suffix(output: &str) -> String {
 /// A plugin instance with its own store: its memory, its limits, the pod being analysed.
 pub struct Instance {
     store: Store<HostState>,
-    bindings: Analyzer,
+    bindings: Bindings,
     limits: Limits,
+}
+
+/// The exports of an instance, as the world of its contract version.
+enum Bindings {
+    V0_2(Analyzer),
+    V0_1(v0_1::Analyzer),
 }
 
 impl std::fmt::Debug for Instance {
@@ -71,7 +79,11 @@ impl Instance {
                 Ok(UpdateDeadline::Interrupt)
             }
         });
-        match plugin.pre.instantiate(&mut store) {
+        let instantiated = match &plugin.pre {
+            Pre::V0_2(pre) => pre.instantiate(&mut store).map(Bindings::V0_2),
+            Pre::V0_1(pre) => pre.instantiate(&mut store).map(Bindings::V0_1),
+        };
+        match instantiated {
             Ok(bindings) => Ok(Instance {
                 store,
                 bindings,
@@ -92,30 +104,45 @@ impl Instance {
 
     pub fn metadata(&mut self) -> Result<PluginMetadata, CallError> {
         self.arm();
-        self.bindings
-            .call_metadata(&mut self.store)
-            .map_err(|error| classify(&self.store, self.limits, error))
+        let result = match &self.bindings {
+            Bindings::V0_2(bindings) => bindings.call_metadata(&mut self.store),
+            Bindings::V0_1(bindings) => bindings.call_metadata(&mut self.store).map(Into::into),
+        };
+        result.map_err(|error| classify(&self.store, self.limits, error))
     }
 
     /// Passes the settings; the inner `Err` is the plugin's own refusal.
     pub fn configure(&mut self, settings: &str) -> Result<Result<(), String>, CallError> {
         self.arm();
-        self.bindings
-            .call_configure(&mut self.store, settings)
-            .map_err(|error| classify(&self.store, self.limits, error))
+        let result = match &self.bindings {
+            Bindings::V0_2(bindings) => bindings.call_configure(&mut self.store, settings),
+            Bindings::V0_1(bindings) => bindings.call_configure(&mut self.store, settings),
+        };
+        result.map_err(|error| classify(&self.store, self.limits, error))
     }
 
     /// The plugin's findings for `pod`.
     pub fn analyze(&mut self, pod: &PodInput) -> Result<Vec<Finding>, CallError> {
         self.arm();
         let state = self.store.data_mut();
-        state.pod = Some(pod.source.clone());
+        state.pod = Some(CallPod {
+            record: pod.record.clone(),
+            source: pod.source.clone(),
+        });
         state.analysis_time = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |since| {
                 i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
             });
-        let result = self.bindings.call_analyze(&mut self.store, &pod.record);
+        let result = match &self.bindings {
+            // The handle's number is never read: the accessors serve the pod of the call.
+            Bindings::V0_2(bindings) => {
+                bindings.call_analyze(&mut self.store, Resource::new_borrow(0))
+            }
+            Bindings::V0_1(bindings) => bindings
+                .call_analyze(&mut self.store, pod.legacy())
+                .map(|findings| findings.into_iter().map(Into::into).collect()),
+        };
         self.store.data_mut().pod = None;
         result.map_err(|error| classify(&self.store, self.limits, error))
     }

@@ -13,6 +13,7 @@ mod builtin;
 mod cache;
 mod engine_config;
 mod grants;
+mod host_calls;
 mod inspect;
 mod instance;
 mod plugin;
@@ -29,7 +30,7 @@ use wasmtime::component::Linker;
 
 pub use builtin::Builtin;
 pub use cache::{CacheOutcome, ModuleCache};
-pub use inspect::{Access, Import, Shape, WORLD};
+pub use inspect::{Access, Contract, Import, Shape, WORLD};
 pub use instance::{CallError, Instance};
 pub use plugin::{LoadError, LoadedPlugin, PluginOrigin, SettingsFor, sha256_hex};
 pub use sandbox::Breach;

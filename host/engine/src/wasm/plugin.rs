@@ -13,7 +13,8 @@ use super::{Builtin, Instance, Limits, Runtime};
 /// Settings (JSON) and limits for the plugin of a given name: a plugin's name is known only once
 /// its metadata has been read.
 pub type SettingsFor<'a> = &'a dyn Fn(&str) -> (String, Limits);
-use crate::contract::{AnalyzerPre, PluginMetadata};
+use super::inspect::Contract;
+use crate::contract::{AnalyzerPre, PluginMetadata, v0_1};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -46,7 +47,9 @@ pub enum LoadError {
         origin: PluginOrigin,
         source: BoxError,
     },
-    #[error("{origin} does not fit the kube-devops:analyzer@0.1.0 world")]
+    #[error(
+        "{origin} does not fit the kube-devops:analyzer world (0.2.0, or 0.1.0 for older components)"
+    )]
     Link {
         origin: PluginOrigin,
         source: BoxError,
@@ -100,8 +103,51 @@ pub struct LoadedPlugin {
     pub cached: Option<super::CacheOutcome>,
     pub limits: Limits,
     pub(super) runtime: Arc<Runtime>,
-    pub(super) pre: AnalyzerPre<super::HostState>,
+    pub(super) pre: Pre,
     pub(super) settings: String,
+}
+
+/// A component linked and type-checked as the world of its contract version.
+#[derive(Clone)]
+pub(super) enum Pre {
+    V0_2(AnalyzerPre<super::HostState>),
+    V0_1(v0_1::AnalyzerPre<super::HostState>),
+}
+
+impl Pre {
+    /// Links `component` as the world it imports (0.2.0 when it imports nothing of either).
+    fn new(
+        linker: &wasmtime::component::Linker<super::HostState>,
+        engine: &wasmtime::Engine,
+        component: &Component,
+    ) -> wasmtime::Result<Self> {
+        let pre = linker.instantiate_pre(component)?;
+        match Contract::imported_by(engine, component) {
+            Some(Contract::V0_1) => Ok(Pre::V0_1(v0_1::AnalyzerPre::new(pre)?)),
+            Some(Contract::V0_2) => Ok(Pre::V0_2(AnalyzerPre::new(pre)?)),
+            // Nothing imported tells: whichever world its exports fit.
+            None => match AnalyzerPre::new(pre.clone()) {
+                Ok(current) => Ok(Pre::V0_2(current)),
+                Err(error) => v0_1::AnalyzerPre::new(pre)
+                    .map(Pre::V0_1)
+                    .map_err(|_| error),
+            },
+        }
+    }
+
+    pub(super) fn contract(&self) -> Contract {
+        match self {
+            Pre::V0_2(_) => Contract::V0_2,
+            Pre::V0_1(_) => Contract::V0_1,
+        }
+    }
+
+    pub(super) fn component(&self) -> &Component {
+        match self {
+            Pre::V0_2(pre) => pre.instance_pre().component(),
+            Pre::V0_1(pre) => pre.instance_pre().component(),
+        }
+    }
 }
 
 impl fmt::Debug for LoadedPlugin {
@@ -110,6 +156,13 @@ impl fmt::Debug for LoadedPlugin {
             .field("name", &self.metadata.name)
             .field("origin", &self.origin)
             .finish()
+    }
+}
+
+impl LoadedPlugin {
+    /// The contract version the component was built against.
+    pub fn contract(&self) -> Contract {
+        self.pre.contract()
     }
 }
 
@@ -218,11 +271,7 @@ impl Runtime {
             origin: origin.clone(),
             source: error.into(),
         };
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(link_error)?;
-        let pre = AnalyzerPre::new(pre).map_err(link_error)?;
+        let pre = Pre::new(&self.linker, &self.engine, &component).map_err(link_error)?;
         let mut plugin = LoadedPlugin {
             metadata: PluginMetadata {
                 name: String::new(),

@@ -19,7 +19,7 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::random::WasiRandomCtx;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
-use crate::contract::kube_devops::analyzer::{host, types};
+use crate::contract::Pod;
 use crate::pod::PodSource;
 
 /// Bytes of a plugin's output kept for diagnostics.
@@ -31,8 +31,8 @@ pub struct HostState {
     table: ResourceTable,
     pub(super) limits: Limiter,
     output: TailBuffer,
-    /// The pod of the call in progress, for `pod-json`.
-    pub(super) pod: Option<Arc<PodSource>>,
+    /// The pod of the call in progress, for the `pod` accessors and `pod-json`.
+    pub(super) pod: Option<CallPod>,
     /// Unix seconds when the call in progress began, for `analysis-time`.
     pub(super) analysis_time: i64,
     /// When the call in progress began, for its time limit.
@@ -96,19 +96,11 @@ impl WasiView for HostState {
     }
 }
 
-/// The `types` interface declares no functions; its host trait is empty.
-impl types::Host for HostState {}
-
-impl host::Host for HostState {
-    fn pod_json(&mut self) -> String {
-        self.pod
-            .as_ref()
-            .map_or_else(|| "{}".to_owned(), |pod| pod.pod_json())
-    }
-
-    fn analysis_time(&mut self) -> i64 {
-        self.analysis_time
-    }
+/// The pod an `analyze` call is about: its record and the object it was read from.
+#[derive(Debug, Clone)]
+pub(super) struct CallPod {
+    pub(super) record: Arc<Pod>,
+    pub(super) source: Arc<PodSource>,
 }
 
 /// A resource limit an instance ran into: the typed cause of the trap that ended its call.

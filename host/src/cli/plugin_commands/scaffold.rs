@@ -194,17 +194,43 @@ fn readme(name: &str, lang: PluginLanguage) -> String {
         .lines()
         .map(|line| format!("{}\n", line.trim_start()))
         .collect();
+    let pod = match lang {
+        PluginLanguage::Rust => {
+            "`analyze` gets a `&Pod` that reads each part of the pod from the host the first time it\n\
+             is asked for it (`pod.metadata()`, `pod.label(..)`, `pod.spec()`, `pod.containers()`,\n\
+             `pod.all_containers()`, `pod.every_container()`, `pod.volumes()`, `pod.status()`), so\n\
+             a check pays only for what it reads; `pod.json()`, the whole object as JSON, is the\n\
+             costliest."
+        }
+        PluginLanguage::Python => {
+            "`analyze` gets the pod as a `wit_world.imports.pod.Pod`: each accessor\n\
+             (`pod.metadata()`, `pod.spec()`, `pod.containers()`, `pod.init_containers()`,\n\
+             `pod.volumes()`, `pod.status()`, ...) copies one part of the pod into the component\n\
+             when called, so call only the ones the check needs, once each; `pod.to_json()`, the\n\
+             whole object as JSON, is the costliest."
+        }
+        PluginLanguage::Js => {
+            "`analyze` gets the pod as an object with one method per part (`pod.metadata()`,\n\
+             `pod.spec()`, `pod.containers()`, `pod.initContainers()`, `pod.volumes()`,\n\
+             `pod.status()`, ...): each copies its part of the pod into the component when called,\n\
+             so call only the ones the check needs, once each, and do not keep the object after\n\
+             `analyze` returns; `pod.toJson()`, the whole object as JSON, is the costliest."
+        }
+    };
     format!(
         r#"# {name}
 
-A kube-devops analyzer plugin: a WebAssembly component that kube-devops runs sandboxed, once
-per pod, in `analyze`, the operator and the admission webhook.
+A kube-devops analyzer plugin: a WebAssembly component of contract 0.2.0
+(`kube-devops:analyzer@0.2.0`) that kube-devops runs sandboxed, once per pod, in `analyze`, the
+operator and the admission webhook.
 
 ```sh
 {setup}{build}kube-devops plugin test {wasm} --cases cases          # the golden cases
 kube-devops plugin inspect {wasm}                     # checks, imports, digest
 kube-devops analyze -f YOUR-MANIFESTS --plugin {wasm}
 ```
+
+{pod}
 
 Each directory under `cases/` is one case: `manifest.yaml` (pods or workloads) and
 `expected.yaml`, the settings to use and exactly the findings the plugin must report. Add a case
@@ -268,6 +294,9 @@ impl Plugin for RequireLabel {
     }
 
     fn analyze(&self, pod: &Pod) -> Vec<Finding> {
+        // `pod` reads each part from the host the first time it is asked for it: this check
+        // reads only the metadata (`pod.containers()`, `pod.spec()`, `pod.status()`, ... are
+        // there when a check needs them).
         match pod.label(&self.label) {
             Some(value) if !value.is_empty() => Vec::new(),
             _ => vec![Finding::new(
@@ -314,17 +343,22 @@ findings:
 
 const APP_PY: &str = r#""""{name}: flags pods that lack a label (`team` unless the `label` setting says otherwise).
 
-build.sh makes this module a WebAssembly component of the `analyzer` world (wit/analyzer.wit):
-`metadata`, `configure` and `analyze` are its exports. WIT records are dataclasses of
-`wit_world.imports.types`, enums are Python enums, an absent `option` is None, and
-`result<_, string>` is a normal return for ok and `raise Err(...)` for err. Import every module
-at the top: the component has no filesystem to import from later.
+build.sh makes this module a WebAssembly component of the `analyzer` world (wit/analyzer.wit,
+contract 0.2.0): `metadata`, `configure` and `analyze` are its exports. WIT records are
+dataclasses of `wit_world.imports.types`, enums are Python enums, an absent `option` is None, and
+`result<_, string>` is a normal return for ok and `raise Err(...)` for err. The pod `analyze`
+receives is a `wit_world.imports.pod.Pod`: each of its accessors (`pod.metadata()`,
+`pod.spec()`, `pod.containers()`, `pod.init_containers()`, `pod.ephemeral_containers()`,
+`pod.volumes()`, `pod.status()`, `pod.to_json()`) copies one part of the pod into the component
+when called, so call only the ones the check needs, once each. Import every module at the top:
+the component has no filesystem to import from later.
 """
 import json
 from typing import List
 
 import wit_world
 from wit_world.imports import types
+from wit_world.imports.pod import Pod
 from componentize_py_types import Err
 
 CHECK = "{name}"
@@ -366,8 +400,10 @@ class WitWorld(wit_world.WitWorld):
             raise Err("label: must be a non-empty string")
         _label = label
 
-    def analyze(self, pod: types.Pod) -> List[types.Finding]:
-        if any(kv.key == _label and kv.value for kv in pod.metadata.labels):
+    def analyze(self, pod: Pod) -> List[types.Finding]:
+        # Only the metadata is read: the containers, volumes and status are never copied in.
+        labels = pod.metadata().labels
+        if any(kv.key == _label and kv.value for kv in labels):
             return []
         return [
             types.Finding(
@@ -391,8 +427,13 @@ cd "$(dirname "$0")"
 const PLUGIN_JS: &str = r#"// {name}: flags pods that lack a label (`team` unless the `label` setting says otherwise).
 //
 // `npm run build` makes this module a WebAssembly component of the `analyzer` world
-// (wit/analyzer.wit). WIT names are camelCase here, enums are strings, an absent `option` is
-// `undefined`, and `result<_, string>` is a normal return for ok and a thrown string for err.
+// (wit/analyzer.wit, contract 0.2.0). WIT names are camelCase here, enums are strings, an absent
+// `option` is `undefined`, and `result<_, string>` is a normal return for ok and a thrown string
+// for err. The pod `analyze` receives is the borrowed `pod` resource: an object whose methods
+// (`pod.metadata()`, `pod.spec()`, `pod.containers()`, `pod.initContainers()`,
+// `pod.ephemeralContainers()`, `pod.volumes()`, `pod.status()`, `pod.toJson()`) each copy one
+// part of the pod into the component when called, so call only the ones the check needs, once
+// each, and do not keep the object after `analyze` returns.
 
 const CHECK = '{name}';
 
@@ -432,7 +473,9 @@ export function configure(settings) {
 }
 
 export function analyze(pod) {
-  if (pod.metadata.labels.some((kv) => kv.key === label && kv.value !== '')) {
+  // Only the metadata is read: the containers, volumes and status are never copied in.
+  const { labels } = pod.metadata();
+  if (labels.some((kv) => kv.key === label && kv.value !== '')) {
     return [];
   }
   return [{ check: CHECK, container: undefined, message: `no \`${label}\` label: add one naming the owner`, magnitude: 1, severity: undefined }];

@@ -91,11 +91,11 @@ impl Plugin for Misbehave {
             .0
             .only_pod
             .as_ref()
-            .is_none_or(|name| *name == pod.metadata.name);
+            .is_none_or(|name| *name == pod.name());
         let mode = if targeted { &self.0.mode } else { &Mode::Ok };
         match mode {
             Mode::Ok => vec![Finding::new(CHECK, "found")],
-            Mode::Panic => panic!("misbehave: deliberate panic on {}", pod.metadata.name),
+            Mode::Panic => panic!("misbehave: deliberate panic on {}", pod.name()),
             Mode::Loop => {
                 let mut counter: u64 = 0;
                 loop {
@@ -123,14 +123,14 @@ impl Plugin for Misbehave {
             Mode::Million => (0..1_000_000).map(|_| Finding::new(CHECK, "x")).collect(),
             Mode::HugeString => vec![Finding::new(CHECK, "x".repeat(100 << 20))],
             Mode::PodJson => {
-                let json = kube_devops_sdk::pod_json();
+                let json = pod.json().to_owned();
                 vec![Finding::new(CHECK, json)]
             }
             Mode::Stash => {
                 let mut seen = SEEN.lock().unwrap_or_else(PoisonError::into_inner);
                 seen.push(Stashed {
-                    key: format!("{}/{}", pod.metadata.namespace, pod.metadata.name),
-                    pod_json: kube_devops_sdk::pod_json(),
+                    key: format!("{}/{}", pod.namespace(), pod.name()),
+                    pod_json: pod.json().to_owned(),
                 });
                 let mut message = String::from("seen:");
                 for stashed in seen.iter() {

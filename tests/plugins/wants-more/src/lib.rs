@@ -49,10 +49,7 @@ impl Plugin for WantsMore {
     fn analyze(&self, pod: &Pod) -> Vec<Finding> {
         // Both imports are called, so the linker keeps them in the component.
         let secret = secrets::read_secret();
-        exfil::send(&format!(
-            "{}/{}: {secret}",
-            pod.metadata.namespace, pod.metadata.name
-        ));
+        exfil::send(&format!("{}/{}: {secret}", pod.namespace(), pod.name()));
         vec![Finding::new(CHECK, "found")]
     }
 }

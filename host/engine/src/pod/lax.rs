@@ -1,17 +1,18 @@
-//! Tolerant reading of Kubernetes JSON for plugins that read the pod through
-//! [`pod_json`](crate::pod_json): unknown fields are skipped, `null` reads as absent, and a
-//! field of the wrong JSON type reads as absent instead of failing the whole object (manifests on
-//! disk are not validated by an API server). Every field goes through [`Lax`], which consumes any
-//! JSON value it is given, so one odd field never costs the other findings.
+//! Tolerant reading of the fields contract 0.2.0 added (security profiles, volumes, env, ...):
+//! `null` reads as absent, and a field of the wrong JSON type reads as absent instead of failing
+//! the whole object (manifests on disk are not validated by an API server). Every such field goes
+//! through [`Lax`], which consumes any JSON value it is given, so one odd field never costs the
+//! pod's other findings. The fields the seed read stay strict: a pod that was an input error
+//! before still is one.
 //!
 //! ```text
 //! #[derive(serde::Deserialize, Default)]
 //! #[serde(default, rename_all = "camelCase")]
 //! struct Spec {
 //!     #[serde(deserialize_with = "lax::opt")]
-//!     host_network: Option<bool>,
+//!     host_users: Option<bool>,
 //!     #[serde(deserialize_with = "lax::list")]
-//!     containers: Vec<Container>,
+//!     volumes: Vec<Volume>,
 //! }
 //! ```
 

@@ -1,0 +1,174 @@
+//! The pod under analysis, read from the host part by part.
+//!
+//! In contract 0.2.0 the host passes a `pod` resource, not the pod: each accessor copies one part
+//! (metadata, pod-level spec, containers, volumes, status) into the plugin's memory when it is
+//! called. [`Pod`] calls each at most once per pod and keeps the answer, so a check reads
+//! `pod.containers()` as often as it likes and a plugin pays only for the parts it reads.
+
+use std::cell::OnceCell;
+
+use crate::bindings::kube_devops::analyzer::pod::Pod as Handle;
+use crate::{Container, KeyValue, ObjectMeta, PodSpec, PodStatus, Volume};
+
+/// The pod a plugin analyses. Pods read from workload templates (Deployments, Jobs, ...) and
+/// pods at admission have no status.
+pub struct Pod<'a> {
+    handle: Option<&'a Handle>,
+    metadata: OnceCell<ObjectMeta>,
+    spec: OnceCell<PodSpec>,
+    containers: OnceCell<Vec<Container>>,
+    init_containers: OnceCell<Vec<Container>>,
+    ephemeral_containers: OnceCell<Vec<Container>>,
+    volumes: OnceCell<Vec<Volume>>,
+    status: OnceCell<Option<PodStatus>>,
+    json: OnceCell<String>,
+}
+
+/// Every part of a pod, for building a [`Pod`] without a host (a plugin's unit tests).
+#[derive(Debug, Clone)]
+pub struct PodParts {
+    pub metadata: ObjectMeta,
+    pub spec: PodSpec,
+    pub containers: Vec<Container>,
+    pub init_containers: Vec<Container>,
+    pub ephemeral_containers: Vec<Container>,
+    pub volumes: Vec<Volume>,
+    pub status: Option<PodStatus>,
+    /// What [`Pod::json`] returns.
+    pub json: String,
+}
+
+/// Reads a part: the one already read, else the host's answer, kept.
+fn part<'c, T>(cell: &'c OnceCell<T>, handle: Option<&Handle>, read: fn(&Handle) -> T) -> &'c T {
+    cell.get_or_init(|| {
+        // A pod built from parts has every cell filled; only a host-backed one reads.
+        let handle = handle.expect("a pod built from parts has every part");
+        read(handle)
+    })
+}
+
+impl<'a> Pod<'a> {
+    /// The pod of the `analyze` call in progress (the export macro builds it).
+    #[doc(hidden)]
+    pub fn from_host(handle: &'a Handle) -> Self {
+        Pod {
+            handle: Some(handle),
+            metadata: OnceCell::new(),
+            spec: OnceCell::new(),
+            containers: OnceCell::new(),
+            init_containers: OnceCell::new(),
+            ephemeral_containers: OnceCell::new(),
+            volumes: OnceCell::new(),
+            status: OnceCell::new(),
+            json: OnceCell::new(),
+        }
+    }
+
+    /// A pod that needs no host, from all its parts: for unit tests of a plugin's logic.
+    pub fn from_parts(parts: PodParts) -> Pod<'static> {
+        Pod {
+            handle: None,
+            metadata: OnceCell::from(parts.metadata),
+            spec: OnceCell::from(parts.spec),
+            containers: OnceCell::from(parts.containers),
+            init_containers: OnceCell::from(parts.init_containers),
+            ephemeral_containers: OnceCell::from(parts.ephemeral_containers),
+            volumes: OnceCell::from(parts.volumes),
+            status: OnceCell::from(parts.status),
+            json: OnceCell::from(parts.json),
+        }
+    }
+
+    pub fn metadata(&self) -> &ObjectMeta {
+        part(&self.metadata, self.handle, Handle::metadata)
+    }
+
+    /// The pod's own fields: service account, host namespaces, security context, ...
+    pub fn spec(&self) -> &PodSpec {
+        part(&self.spec, self.handle, Handle::spec)
+    }
+
+    /// `spec.containers`.
+    pub fn containers(&self) -> &[Container] {
+        part(&self.containers, self.handle, Handle::containers).as_slice()
+    }
+
+    /// `spec.initContainers`.
+    pub fn init_containers(&self) -> &[Container] {
+        part(&self.init_containers, self.handle, Handle::init_containers).as_slice()
+    }
+
+    /// `spec.ephemeralContainers` (debugging sessions added to a running pod).
+    pub fn ephemeral_containers(&self) -> &[Container] {
+        part(
+            &self.ephemeral_containers,
+            self.handle,
+            Handle::ephemeral_containers,
+        )
+        .as_slice()
+    }
+
+    /// `spec.volumes`.
+    pub fn volumes(&self) -> &[Volume] {
+        part(&self.volumes, self.handle, Handle::volumes).as_slice()
+    }
+
+    /// The pod's status; `None` for templates and pods at admission.
+    pub fn status(&self) -> Option<&PodStatus> {
+        part(&self.status, self.handle, Handle::status).as_ref()
+    }
+
+    /// The whole object as Kubernetes JSON, for a field the records do not carry. The costliest
+    /// part: the host builds the text and the plugin parses it.
+    pub fn json(&self) -> &str {
+        part(&self.json, self.handle, Handle::to_json).as_str()
+    }
+
+    pub fn name(&self) -> &str {
+        &self.metadata().name
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.metadata().namespace
+    }
+
+    /// Regular and init containers: the ones that run the workload's images.
+    pub fn all_containers(&self) -> impl Iterator<Item = &Container> {
+        self.containers().iter().chain(self.init_containers())
+    }
+
+    /// Init, regular and ephemeral containers, in the order PodSecurity admission visits them.
+    pub fn every_container(&self) -> impl Iterator<Item = &Container> {
+        self.init_containers()
+            .iter()
+            .chain(self.containers())
+            .chain(self.ephemeral_containers())
+    }
+
+    /// The value of a label, if set.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        lookup(&self.metadata().labels, key)
+    }
+
+    /// The value of an annotation, if set.
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        lookup(&self.metadata().annotations, key)
+    }
+
+    /// Whether a controller of one of these kinds owns the pod (for a workload's template,
+    /// whether the workload is of one of these kinds).
+    pub fn owned_by(&self, kinds: &[&str]) -> bool {
+        self.metadata()
+            .owner_kinds
+            .iter()
+            .any(|kind| kinds.contains(&kind.as_str()))
+    }
+}
+
+/// The value of `key` among map entries (labels, annotations, quantities, sysctls).
+pub fn lookup<'e>(entries: &'e [KeyValue], key: &str) -> Option<&'e str> {
+    entries
+        .iter()
+        .find(|entry| entry.key == key)
+        .map(|entry| entry.value.as_str())
+}
