@@ -18,7 +18,10 @@
 //! `KUBE_DEVOPS_BENCH_REPEATS` (runs per measurement, default 5) and
 //! `KUBE_DEVOPS_BENCH_STARTUP_RUNS` (default 20); `KUBE_DEVOPS_BENCH_SAVE=DIR` also writes each
 //! generated list to `DIR/pods-N.json`, to look at or to feed the binary;
-//! `KUBE_DEVOPS_BENCH_ONLY=full,binary,sandbox,startup` runs only the parts named. Progress goes to
+//! `KUBE_DEVOPS_BENCH_ONLY=full,binary,sandbox,startup` runs only the parts named;
+//! `KUBE_DEVOPS_BENCH_LIST=lean` generates the lean list (about 5 KB per pod, three containers)
+//! instead of the standard one (about 11 KB per pod); `KUBE_DEVOPS_BENCH_CONFIG=FILE` runs the full
+//! path and the binary with that config file (every built-in plugin enabled, say). Progress goes to
 //! stderr, the results table to stdout. No criterion: every figure is the median (and minimum)
 //! of a few `Instant` timings.
 
@@ -74,12 +77,22 @@ fn main() {
         "kube-devops analysis benchmark: {threads} thread(s), {repeats} run(s) per measurement"
     );
 
-    let catalog = Catalog::load(
-        &kube_devops_builtins::runtime(None).expect("runtime"),
-        &Config::default(),
-        &PluginPaths::default(),
-    )
-    .expect("the built-in plugins load");
+    let runtime = kube_devops_builtins::runtime(None).expect("runtime");
+    let catalog = Catalog::load(&runtime, &Config::default(), &PluginPaths::default())
+        .expect("the built-in plugins load");
+    // The full path and the binary run with `--config FILE` when one is given (every built-in
+    // enabled, say); the sandbox part compares the seed's four checks, so it keeps the defaults.
+    let config_file = std::env::var_os("KUBE_DEVOPS_BENCH_CONFIG").map(PathBuf::from);
+    let configured = config_file.as_deref().map(|path| {
+        let config = Config::load(path).expect("KUBE_DEVOPS_BENCH_CONFIG is a config file");
+        Catalog::load(&runtime, &config, &PluginPaths::default())
+            .expect("the configured plugins load")
+    });
+    let lean = match std::env::var("KUBE_DEVOPS_BENCH_LIST").as_deref() {
+        Ok("lean") => true,
+        Ok("standard") | Err(_) => false,
+        Ok(other) => panic!("KUBE_DEVOPS_BENCH_LIST is `standard` or `lean`, not {other:?}"),
+    };
     // Every pod counts, system namespaces included, so that pods/s means all N pods.
     let filter = Filter {
         include_system: true,
@@ -91,9 +104,14 @@ fn main() {
     let mut sandbox_ratio = None;
     for &pods in &sizes {
         eprintln!("generating {pods} pods…");
-        let text = common::pod_list(pods);
+        let text = if lean {
+            common::pod_list_of(pods, common::lean_pod_value)
+        } else {
+            common::pod_list(pods)
+        };
         if let Some(dir) = std::env::var_os("KUBE_DEVOPS_BENCH_SAVE") {
-            let path = Path::new(&dir).join(format!("pods-{pods}.json"));
+            let prefix = if lean { "lean-pods" } else { "pods" };
+            let path = Path::new(&dir).join(format!("{prefix}-{pods}.json"));
             std::fs::write(&path, &text).expect("write KUBE_DEVOPS_BENCH_SAVE");
             eprintln!("  saved {}", path.display());
         }
@@ -103,13 +121,14 @@ fn main() {
             text.len() / pods.max(1)
         ));
         if only("full") {
-            let full = bench_full_path(&catalog, &filter, &text, pods, repeats, &mut table);
+            let catalog = configured.as_ref().unwrap_or(&catalog);
+            let full = bench_full_path(catalog, &filter, &text, pods, repeats, &mut table);
             if pods == 100_000 {
                 full_100k = Some(full);
             }
         }
         if only("binary") {
-            bench_binary(&text, pods, repeats, &mut table);
+            bench_binary(&text, config_file.as_deref(), pods, repeats, &mut table);
         }
         if only("sandbox") {
             let ratio = bench_sandbox(&catalog, &filter, text, pods, repeats, &mut table);
@@ -595,7 +614,7 @@ fn bench_startup(
 
 /// `kube-devops analyze -f pods.json -o json` with the release binary: wall time and the peak
 /// resident memory of the process.
-fn bench_binary(text: &str, pods: usize, repeats: usize, table: &mut Table) {
+fn bench_binary(text: &str, config: Option<&Path>, pods: usize, repeats: usize, table: &mut Table) {
     let Some(binary) = binary() else {
         table.note("release binary not found: the binary on a file was not measured".to_owned());
         return;
@@ -607,9 +626,14 @@ fn bench_binary(text: &str, pods: usize, repeats: usize, table: &mut Table) {
     std::fs::write(&file, text).expect("write the list");
     let mut peaks = Vec::with_capacity(repeats);
     let (stats, _) = measure(repeats, || {
-        let child = Command::new(&binary)
+        let mut command = Command::new(&binary);
+        command
             .args(["analyze", "--include-system", "-o", "json", "-f"])
-            .arg(&file)
+            .arg(&file);
+        if let Some(config) = config {
+            command.arg("--config").arg(config);
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -16,7 +16,9 @@
 //! server's resident memory before and after, which the bounded queue keeps flat.
 //!
 //! Environment: `KUBE_DEVOPS_BENCH_CONNECTIONS` (default `1,16,64`),
-//! `KUBE_DEVOPS_BENCH_SECONDS` (per level, default 5).
+//! `KUBE_DEVOPS_BENCH_SECONDS` (per level, default 5); `KUBE_DEVOPS_BENCH_POLICY_LIBRARY=1` also
+//! names the policy library in the policy (`pod-security` at `restricted`, `best-practices`), so
+//! every built-in plugin runs.
 
 #[path = "../../tests/support/mod.rs"]
 mod support;
@@ -50,13 +52,20 @@ fn main() {
     std::fs::create_dir_all(&plugins).expect("plugin dir");
     std::fs::write(plugins.join("no-privileged.wasm"), &bytes).expect("copy plugin");
     let namespace = "shop";
+    let mut policy_plugins = vec![
+        json!({"name": "no-privileged", "source": {"file": "no-privileged.wasm", "sha256": support::sha256_hex(&bytes)}}),
+    ];
+    if env_number("KUBE_DEVOPS_BENCH_POLICY_LIBRARY", 0) == 1 {
+        policy_plugins.push(json!({"name": "pod-security", "settings": {"level": "restricted"}}));
+        policy_plugins.push(json!({"name": "best-practices"}));
+    }
     server.apply_object(json!({
         "apiVersion": "devops.stochastic.io/v1",
         "kind": "DevOpsPolicy",
         "metadata": {"name": "bench", "namespace": namespace},
         "spec": {
             "enforcementMode": "enforce",
-            "plugins": [{"name": "no-privileged", "source": {"file": "no-privileged.wasm", "sha256": support::sha256_hex(&bytes)}}],
+            "plugins": policy_plugins,
         },
     }));
     let certs = dir.path().join("certs");

@@ -469,14 +469,98 @@ pub fn pretty(value: &Value) -> String {
     String::from_utf8(bytes).expect("serde_json writes UTF-8")
 }
 
+/// Pod `index` of the lean list: about 5 KB as kubectl prints it, two containers (the app and a
+/// sidecar, neither with probes), no env, init containers, tolerations, annotations, conditions
+/// or service-account volume (`automountServiceAccountToken: false`), every container running:
+/// about four findings per pod from the seed's checks.
+pub fn lean_pod_value(index: usize) -> Value {
+    let mut pod = pod_value(index);
+    let rng = &mut XorShift::for_pod(index ^ 0x5eed);
+    let app = pod["metadata"]["labels"]["app"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let volume = pod["spec"]["volumes"][0]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let started = rng.time();
+    let mut containers = Vec::new();
+    let mut statuses = Vec::new();
+    let main = format!("{}/{app}", rng.pick(&REGISTRIES));
+    for (position, (name, repository)) in [(app.as_str(), main.as_str())]
+        .into_iter()
+        .chain(
+            SIDECARS
+                .iter()
+                .copied()
+                .skip(index % SIDECARS.len())
+                .take(1),
+        )
+        .enumerate()
+    {
+        let image = image(rng, repository);
+        let mut container = container(rng, &app, name, &image, &volume);
+        let map = container.as_object_mut().expect("a container is an object");
+        for field in [
+            "env",
+            "securityContext",
+            "livenessProbe",
+            "readinessProbe",
+            "volumeMounts",
+        ] {
+            map.remove(field);
+        }
+        if position > 0 {
+            map.remove("ports");
+            map.remove("resources");
+        }
+        statuses.push(json!({
+            "containerID": format!("containerd://{}", rng.hex(64)),
+            "image": image,
+            "imageID": format!("{}@sha256:{}", ImageRef::parse(&image).name, rng.hex(64)),
+            "lastState": {},
+            "name": name,
+            "ready": true,
+            "restartCount": 0,
+            "started": true,
+            "state": {"running": {"startedAt": started}},
+        }));
+        containers.push(container);
+    }
+    if let Some(metadata) = pod["metadata"].as_object_mut() {
+        metadata.remove("annotations");
+    }
+    let spec = pod["spec"].as_object_mut().expect("a spec");
+    for field in ["tolerations", "initContainers", "volumes"] {
+        spec.remove(field);
+    }
+    spec.insert("automountServiceAccountToken".to_owned(), json!(false));
+    spec.insert("containers".to_owned(), Value::Array(containers));
+    spec.insert(
+        "nodeName".to_owned(),
+        json!(format!("node-{:03}", rng.below(120))),
+    );
+    let status = pod["status"].as_object_mut().expect("a status");
+    status.remove("conditions");
+    status.insert("phase".to_owned(), json!("Running"));
+    status.insert("containerStatuses".to_owned(), Value::Array(statuses));
+    pod
+}
+
 /// `kubectl get pods -A -o json` of pods `0..count`: a `kind: List`.
 pub fn pod_list(count: usize) -> String {
+    pod_list_of(count, pod_value)
+}
+
+/// `kubectl get pods -A -o json` of `pod(0..count)`.
+pub fn pod_list_of(count: usize, pod: fn(usize) -> Value) -> String {
     let mut text = String::from("{\n    \"apiVersion\": \"v1\",\n    \"items\": [\n");
     for index in 0..count {
         if index > 0 {
             text.push_str(",\n");
         }
-        let item = pretty(&pod_value(index));
+        let item = pretty(&pod(index));
         for (line_number, line) in item.lines().enumerate() {
             if line_number > 0 {
                 text.push('\n');

@@ -63,7 +63,7 @@ impl HostState {
             output,
             pod: None,
             analysis_time: 0,
-            call_clock: super::instance::CallClock::start(),
+            call_clock: super::instance::CallClock::start(Duration::ZERO),
         }
     }
 
