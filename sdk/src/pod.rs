@@ -172,3 +172,88 @@ pub fn lookup<'e>(entries: &'e [KeyValue], key: &str) -> Option<&'e str> {
         .find(|entry| entry.key == key)
         .map(|entry| entry.value.as_str())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{PodSpec, Resources};
+
+    fn container(name: &str) -> Container {
+        Container {
+            name: name.to_owned(),
+            image: format!("{name}:1"),
+            image_pull_policy: None,
+            liveness_probe: None,
+            readiness_probe: None,
+            startup_probe: None,
+            post_start: None,
+            pre_stop: None,
+            ports: Vec::new(),
+            resources: Resources {
+                requests: Vec::new(),
+                limits: Vec::new(),
+            },
+            env: Vec::new(),
+            security_context: None,
+        }
+    }
+
+    fn pod() -> Pod<'static> {
+        Pod::from_parts(PodParts {
+            metadata: ObjectMeta {
+                name: "web".to_owned(),
+                namespace: "shop".to_owned(),
+                labels: vec![KeyValue {
+                    key: "team".to_owned(),
+                    value: "payments".to_owned(),
+                }],
+                annotations: Vec::new(),
+                owner_kinds: vec!["ReplicaSet".to_owned()],
+                creation_timestamp: None,
+            },
+            spec: PodSpec {
+                node_name: None,
+                service_account_name: None,
+                automount_service_account_token: None,
+                priority_class_name: None,
+                host_network: false,
+                host_pid: false,
+                host_ipc: false,
+                host_users: None,
+                os: None,
+                security_context: None,
+                topology_spread_constraints: Vec::new(),
+                replicas: None,
+            },
+            containers: vec![container("app"), container("proxy")],
+            init_containers: vec![container("migrate")],
+            ephemeral_containers: vec![container("debug")],
+            volumes: Vec::new(),
+            status: None,
+            json: "{}".to_owned(),
+        })
+    }
+
+    #[test]
+    fn a_pod_from_parts_reads_like_one_from_the_host() {
+        let pod = pod();
+        assert_eq!((pod.name(), pod.namespace()), ("web", "shop"));
+        assert_eq!(pod.label("team"), Some("payments"));
+        assert_eq!(pod.label("tier"), None);
+        assert!(pod.owned_by(&["Deployment", "ReplicaSet"]));
+        assert!(!pod.owned_by(&["Job"]));
+        let names = |containers: Vec<&Container>| -> Vec<String> {
+            containers.into_iter().map(|c| c.name.clone()).collect()
+        };
+        assert_eq!(
+            names(pod.all_containers().collect()),
+            ["app", "proxy", "migrate"]
+        );
+        assert_eq!(
+            names(pod.every_container().collect()),
+            ["migrate", "app", "proxy", "debug"]
+        );
+        assert!(pod.status().is_none());
+        assert_eq!(pod.json(), "{}");
+    }
+}

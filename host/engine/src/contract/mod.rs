@@ -43,16 +43,6 @@ pub struct Pod {
     pub status: Option<PodStatus>,
 }
 
-impl Pod {
-    /// Regular, init and ephemeral containers.
-    pub fn every_container(&self) -> impl Iterator<Item = &Container> {
-        self.containers
-            .iter()
-            .chain(&self.init_containers)
-            .chain(&self.ephemeral_containers)
-    }
-}
-
 impl Severity {
     /// Every severity, least severe first.
     pub const ALL: [Severity; 4] = [
