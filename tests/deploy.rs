@@ -9,7 +9,9 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
-use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
+use k8s_openapi::api::admissionregistration::v1::{
+    MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
+};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Container, PodSpec, Secret, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -29,6 +31,7 @@ const NAMESPACE: &str = "kube-devops";
 const TOGGLES: &[&[&str]] = &[
     &[],
     &["webhook.certManager.enabled=true"],
+    &["webhook.mutating.enabled=true"],
     &[
         "serviceMonitor.enabled=true",
         "grafanaDashboard.enabled=true",
@@ -231,6 +234,9 @@ fn check_strictly(object: &Object) -> Vec<String> {
         ("rbac.authorization.k8s.io/v1", "RoleBinding") => strictly::<RoleBinding>(value),
         ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration") => {
             strictly::<ValidatingWebhookConfiguration>(value)
+        }
+        ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration") => {
+            strictly::<MutatingWebhookConfiguration>(value)
         }
         ("apiextensions.k8s.io/v1", "CustomResourceDefinition") => {
             strictly::<CustomResourceDefinition>(value)
@@ -462,6 +468,7 @@ fn names_labels_and_references_are_consistent() {
             "ClusterRole",
             "ClusterRoleBinding",
             "ValidatingWebhookConfiguration",
+            "MutatingWebhookConfiguration",
             "CustomResourceDefinition",
         ];
         let names: BTreeSet<(String, String)> = objects
@@ -565,7 +572,7 @@ fn names_labels_and_references_are_consistent() {
                         assert_eq!(subject["namespace"], NAMESPACE, "{what}");
                     }
                 }
-                "ValidatingWebhookConfiguration" => {
+                "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration" => {
                     let service = &object.value["webhooks"][0]["clientConfig"]["service"];
                     let target = objects
                         .iter()
@@ -733,6 +740,12 @@ fn rbac_is_exactly_the_least_privilege_set() {
             &["create", "patch"],
             "",
         ),
+        // Enforce mode: a pod's ReplicaSet is read to find its Deployment; workloads are
+        // patched (server-side apply) with their fixes.
+        ("cluster", "apps", "replicasets", &["get"], ""),
+        ("cluster", "apps", "deployments", &["get", "patch"], ""),
+        ("cluster", "apps", "statefulsets", &["get", "patch"], ""),
+        ("cluster", "apps", "daemonsets", &["get", "patch"], ""),
         (NAMESPACE, "coordination.k8s.io", "leases", &["create"], ""),
         (
             NAMESPACE,
@@ -930,7 +943,9 @@ fn without_generated_tls(objects: Vec<Object>) -> Vec<Value> {
             if value["kind"] == "Secret" && value["type"] == "kubernetes.io/tls" {
                 value.as_object_mut().unwrap().remove("data");
             }
-            if value["kind"] == "ValidatingWebhookConfiguration" {
+            if value["kind"] == "ValidatingWebhookConfiguration"
+                || value["kind"] == "MutatingWebhookConfiguration"
+            {
                 for webhook in value["webhooks"].as_array_mut().unwrap() {
                     webhook["clientConfig"]
                         .as_object_mut()
@@ -971,16 +986,20 @@ fn plain_manifests_are_the_default_chart() {
     assert_eq!(text, render_chart(&["--manifests"]).unwrap());
 }
 
+/// Both configurations: the validating one by default, the mutating one where the chart's
+/// `webhook.mutating.enabled` and `install-config --mutating` ask for it (off by default).
 #[test]
-fn the_charts_webhook_configuration_is_the_one_install_config_prints() {
+fn the_charts_webhook_configurations_are_the_ones_install_config_prints() {
     if !support::toolchain::require(Toolchain::Python) {
         return;
     }
-    let objects = render(&[]);
-    let chart = objects
-        .iter()
-        .find(|o| o.kind() == "ValidatingWebhookConfiguration")
-        .unwrap();
+    assert!(
+        !render(&[])
+            .iter()
+            .any(|o| o.kind() == "MutatingWebhookConfiguration"),
+        "the mutating webhook is off by default"
+    );
+    let objects = render(&["webhook.mutating.enabled=true"]);
     let dir = support::temp_dir();
     let run = support::run(&[
         "webhook",
@@ -990,21 +1009,30 @@ fn the_charts_webhook_configuration_is_the_one_install_config_prints() {
     ]);
     assert_eq!(run.code, 0, "{run:?}");
     let ca = dir.path().join("ca.crt");
-    let run = support::run(&["webhook", "install-config", "--ca", ca.to_str().unwrap()]);
-    assert_eq!(run.code, 0, "{run:?}");
-    let printed: Value = serde_saphyr::from_str(&run.stdout).expect("YAML");
-    assert_eq!(printed["metadata"]["name"], chart.value["metadata"]["name"]);
-    let strip = |value: &Value| {
-        let mut webhooks = value["webhooks"].clone();
-        for webhook in webhooks.as_array_mut().unwrap() {
-            webhook["clientConfig"]
-                .as_object_mut()
-                .unwrap()
-                .remove("caBundle");
-        }
-        webhooks
-    };
-    assert_eq!(strip(&chart.value), strip(&printed));
+    for (kind, extra) in [
+        ("ValidatingWebhookConfiguration", None),
+        ("MutatingWebhookConfiguration", Some("--mutating")),
+    ] {
+        let chart = objects.iter().find(|o| o.kind() == kind).unwrap();
+        let mut args = vec!["webhook", "install-config", "--ca", ca.to_str().unwrap()];
+        args.extend(extra);
+        let run = support::run(&args);
+        assert_eq!(run.code, 0, "{run:?}");
+        let printed: Value = serde_saphyr::from_str(&run.stdout).expect("YAML");
+        assert_eq!(printed["kind"], kind);
+        assert_eq!(printed["metadata"]["name"], chart.value["metadata"]["name"]);
+        let strip = |value: &Value| {
+            let mut webhooks = value["webhooks"].clone();
+            for webhook in webhooks.as_array_mut().unwrap() {
+                webhook["clientConfig"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("caBundle");
+            }
+            webhooks
+        };
+        assert_eq!(strip(&chart.value), strip(&printed), "{kind}");
+    }
 }
 
 #[test]

@@ -80,7 +80,7 @@ fn a_pod_appearing_changing_and_leaving_moves_status_report_and_metrics() {
     assert!(
         conditions
             .iter()
-            .any(|c| c["type"] == "Enforcing" && c["reason"] == "AuditMode")
+            .any(|c| c["type"] == "Enforcing" && c["status"] == "True" && c["reason"] == "Audit")
     );
     server.wait_until(DEADLINE, "the report lists the finding", |store| {
         store
@@ -705,5 +705,577 @@ fn a_policy_naming_pod_security_adds_its_checks_to_the_status() {
     assert!(
         plain["findingsByCheck"].get("privileged").is_none(),
         "the seed's checks only: {plain}"
+    );
+}
+
+// --- enforce mode: workloads patched with their pods' fixes --------------------------------
+
+const ENFORCER: &str = "kube-devops-enforcer";
+
+/// A container without probes, as a template or a pod has it.
+fn bare_container(name: &str) -> Value {
+    json!({"name": name, "image": "nginx:1.27", "ports": [{"containerPort": 8080}]})
+}
+
+fn template(app: &str, containers: Vec<Value>) -> Value {
+    json!({"metadata": {"labels": {"app": app}}, "spec": {"containers": containers}})
+}
+
+/// A Deployment, StatefulSet or DaemonSet of `template`, with uid `uid-{name}`.
+fn workload(namespace: &str, kind: &str, name: &str, template: Value) -> Value {
+    let mut object = json!({
+        "apiVersion": "apps/v1",
+        "kind": kind,
+        "metadata": {"name": name, "namespace": namespace, "uid": format!("uid-{name}")},
+        "spec": {"selector": {"matchLabels": {"app": name}}, "template": template},
+    });
+    if kind == "StatefulSet" {
+        object["spec"]["serviceName"] = json!(name);
+    }
+    object
+}
+
+/// The ReplicaSet `{deployment}-{hash}` of a Deployment, as its controller makes it.
+fn replica_set(namespace: &str, deployment: &str, hash: &str, template: &Value) -> Value {
+    let name = format!("{deployment}-{hash}");
+    let mut template = template.clone();
+    template["metadata"]["labels"]["pod-template-hash"] = json!(hash);
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {
+            "name": name, "namespace": namespace, "uid": format!("uid-{name}"),
+            "labels": {"app": deployment, "pod-template-hash": hash},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment,
+                "uid": format!("uid-{deployment}"), "controller": true}],
+        },
+        "spec": {"selector": {"matchLabels": {"app": deployment}}, "template": template},
+    })
+}
+
+/// A running pod of `template` owned by `owner` (kind, name), labelled with its revision.
+fn owned_pod(
+    namespace: &str,
+    name: &str,
+    owner: (&str, &str),
+    revision: (&str, &str),
+    template: &Value,
+) -> Value {
+    let (kind, owner_name) = owner;
+    let (label, hash) = revision;
+    let mut labels = template["metadata"]["labels"].clone();
+    labels[label] = json!(hash);
+    let statuses: Vec<Value> = template["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| json!({"name": c["name"], "image": c["image"], "ready": true, "restartCount": 0, "state": {"running": {}}}))
+        .collect();
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name, "namespace": namespace, "uid": format!("uid-{namespace}-{name}"),
+            "labels": labels,
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": kind, "name": owner_name,
+                "uid": format!("uid-{owner_name}"), "controller": true}],
+        },
+        "spec": {"nodeName": "node-1", "containers": template["spec"]["containers"]},
+        "status": {"phase": "Running", "containerStatuses": statuses},
+    })
+}
+
+/// A Deployment `name` with its ReplicaSet and `pods` pods of `template`.
+fn apply_deployment(
+    server: &ApiServer,
+    namespace: &str,
+    name: &str,
+    template: &Value,
+    pods: usize,
+) {
+    server.apply_object(workload(namespace, "Deployment", name, template.clone()));
+    server.apply_object(replica_set(namespace, name, "5d8f", template));
+    let rs = format!("{name}-5d8f");
+    for index in 0..pods {
+        server.apply_object(owned_pod(
+            namespace,
+            &format!("{rs}-{index}"),
+            ("ReplicaSet", &rs),
+            ("pod-template-hash", "5d8f"),
+            template,
+        ));
+    }
+}
+
+/// `pod` after its kubelet reported restarts (a change of status, not of template).
+fn restarted(mut pod: Value) -> Value {
+    pod["status"]["containerStatuses"][0]["restartCount"] = json!(5);
+    pod
+}
+
+/// A StatefulSet `name` with one pod `{name}-0` of `template` at revision `revision`.
+fn apply_stateful_set(
+    server: &ApiServer,
+    namespace: &str,
+    name: &str,
+    template: &Value,
+    revision: &str,
+) {
+    server.apply_object(workload(namespace, "StatefulSet", name, template.clone()));
+    server.apply_object(owned_pod(
+        namespace,
+        &format!("{name}-0"),
+        ("StatefulSet", name),
+        ("controller-revision-hash", revision),
+        template,
+    ));
+}
+
+fn apps_path(namespace: &str, plural: &str, name: &str) -> String {
+    format!("/apis/apps/v1/namespaces/{namespace}/{plural}/{name}")
+}
+
+/// Waits until the workload's first container has both probes, and returns the workload.
+fn wait_probes(server: &ApiServer, namespace: &str, plural: &str, name: &str) -> Value {
+    server.wait_for(
+        DEADLINE,
+        "the workload's template gains the probes",
+        |store| {
+            let object = store.object(plural, Some(namespace), name)?;
+            let container = &object["spec"]["template"]["spec"]["containers"][0];
+            (container["readinessProbe"].is_object() && container["livenessProbe"].is_object())
+                .then_some(object)
+        },
+    )
+}
+
+/// What the status says enforce mode did to `workload`, once it says `result`.
+fn wait_remediation(server: &ApiServer, namespace: &str, workload: &str, result: &str) -> Value {
+    let status = status_in(
+        server,
+        namespace,
+        "the status lists the remediation",
+        |status| {
+            status["remediations"].as_array().is_some_and(|all| {
+                all.iter()
+                    .any(|r| r["workload"] == workload && r["result"] == result)
+            })
+        },
+    );
+    status["remediations"]
+        .as_array()
+        .and_then(|all| all.iter().find(|r| r["workload"] == workload).cloned())
+        .expect("the entry")
+}
+
+/// The Event on the workload with `reason`.
+fn workload_event(server: &ApiServer, kind: &str, name: &str, reason: &str) -> Value {
+    server.wait_for(DEADLINE, "an event on the workload", |store| {
+        store
+            .objects("events.events.k8s.io")
+            .into_iter()
+            .find(|event| {
+                event["regarding"]["kind"] == kind
+                    && event["regarding"]["name"] == name
+                    && event["reason"] == reason
+            })
+    })
+}
+
+/// Waits until enforce mode handled everything offered before: a StatefulSet created now is
+/// patched after it (the enforcer handles one workload at a time, in order).
+fn enforce_barrier(server: &ApiServer, namespace: &str) {
+    let template = template("barrier", vec![bare_container("app")]);
+    apply_stateful_set(server, namespace, "barrier", &template, "b1");
+    wait_probes(server, namespace, "statefulsets", "barrier");
+    // Reported after it is counted: the metrics include it too.
+    wait_remediation(server, namespace, "barrier", "applied");
+}
+
+#[test]
+fn enforce_mode_patches_a_deployment_once_by_server_side_apply_through_its_replicaset() {
+    let server = ApiServer::start();
+    let dir = support::temp_dir();
+    server.apply_object(policy(
+        "default",
+        json!({"enforcementMode": "enforce", "defaultProbe": {"tcpPort": 9090}}),
+    ));
+    let template = template("web", vec![bare_container("app")]);
+    // Two pods of one template: one patch.
+    apply_deployment(&server, NS, "web", &template, 2);
+    let operator = start_operator(&server, dir.path(), &[]);
+
+    let deployment = wait_probes(&server, NS, "deployments", "web");
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        container["readinessProbe"]["tcpSocket"]["port"], 9090,
+        "{deployment}"
+    );
+    assert_eq!(
+        container["livenessProbe"]["tcpSocket"]["port"], 9090,
+        "{deployment}"
+    );
+    // Only the added fields were applied: the rest of the template is as it was.
+    assert_eq!(container["image"], "nginx:1.27");
+    assert_eq!(container["ports"][0]["containerPort"], 8080);
+    let annotations = &deployment["metadata"]["annotations"];
+    assert_eq!(annotations["devops.stochastic.io/patched-by"], ENFORCER);
+    assert!(
+        annotations["devops.stochastic.io/patched-at"].is_string(),
+        "{annotations}"
+    );
+    let hash = annotations["devops.stochastic.io/patched-template"]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(hash.len(), 64, "{annotations}");
+    let managers: Vec<&str> = deployment["metadata"]["managedFields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry["manager"].as_str())
+        .collect();
+    assert_eq!(managers, [ENFORCER], "{deployment}");
+
+    let patches = server.requests_with_method("PATCH", &apps_path(NS, "deployments", "web"));
+    assert_eq!(patches.len(), 1, "{patches:?}");
+    assert!(
+        patches[0].contains(&format!("fieldManager={ENFORCER}")),
+        "{patches:?}"
+    );
+    assert!(!patches[0].contains("force=true"), "{patches:?}");
+
+    let event = workload_event(&server, "Deployment", "web", "Remediated");
+    assert_eq!(event["type"], "Normal");
+    let note = event["note"].as_str().unwrap_or_default();
+    assert!(note.contains("containers[app].readinessProbe"), "{note}");
+    assert!(note.contains("missing-liveness-probe"), "{note}");
+    let entry = wait_remediation(&server, NS, "web", "applied");
+    assert_eq!(entry["kind"], "Deployment");
+    assert_eq!(
+        entry["checks"],
+        json!(["missing-liveness-probe", "missing-readiness-probe"])
+    );
+    assert!(
+        entry["patch"].as_array().is_some_and(|ops| !ops.is_empty()),
+        "{entry}"
+    );
+
+    // A pod's status changes (restarts), and a third pod of the same template appears:
+    // nothing is read or written again.
+    server.apply_object(restarted(owned_pod(
+        NS,
+        "web-5d8f-0",
+        ("ReplicaSet", "web-5d8f"),
+        ("pod-template-hash", "5d8f"),
+        &template,
+    )));
+    server.apply_object(owned_pod(
+        NS,
+        "web-5d8f-2",
+        ("ReplicaSet", "web-5d8f"),
+        ("pod-template-hash", "5d8f"),
+        &template,
+    ));
+    wait_status(&server, "both changes are analysed", |status| {
+        status["podsAnalyzed"] == 3 && status["findingsByCheck"].get("high-restarts").is_some()
+    });
+    enforce_barrier(&server, NS);
+    assert_eq!(
+        server
+            .requests_with_method("PATCH", &apps_path(NS, "deployments", "web"))
+            .len(),
+        1,
+        "one patch per template"
+    );
+    assert_eq!(
+        server
+            .requests_with_method("GET", &apps_path(NS, "replicasets", "web-5d8f"))
+            .len(),
+        1,
+        "pods of one template are handled once"
+    );
+    assert_eq!(
+        operator.metric("kube_devops_remediations_total{result=\"applied\"}"),
+        Some(2.0),
+        "the Deployment and the barrier"
+    );
+}
+
+#[test]
+fn enforce_mode_patches_a_statefulset_again_after_its_template_changes_keeping_its_fields() {
+    let server = ApiServer::start();
+    let dir = support::temp_dir();
+    server.apply_object(policy("default", json!({"enforcementMode": "enforce"})));
+    let first = template("db", vec![bare_container("app")]);
+    // The manifest is someone else's (`kubectl apply --server-side`).
+    server
+        .apply_as(
+            "kubectl",
+            workload(NS, "StatefulSet", "db", first.clone()),
+            false,
+        )
+        .expect("kubectl applies");
+    server.apply_object(owned_pod(
+        NS,
+        "db-0",
+        ("StatefulSet", "db"),
+        ("controller-revision-hash", "r1"),
+        &first,
+    ));
+    let _operator = start_operator(&server, dir.path(), &[]);
+    let patched = wait_probes(&server, NS, "statefulsets", "db");
+    // No defaultProbe: the container's first port.
+    let app = &patched["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        app["readinessProbe"]["tcpSocket"]["port"], 8080,
+        "{patched}"
+    );
+    workload_event(&server, "StatefulSet", "db", "Remediated");
+    wait_remediation(&server, NS, "db", "applied");
+
+    // The owner adds a sidecar; the new revision's pod has it without probes.
+    let second = template("db", vec![bare_container("app"), bare_container("sidecar")]);
+    server
+        .apply_as("kubectl", workload(NS, "StatefulSet", "db", second), false)
+        .expect("kubectl applies again");
+    let current = server.object("statefulsets", Some(NS), "db").expect("db");
+    let pod_template = current["spec"]["template"].clone();
+    server.apply_object(owned_pod(
+        NS,
+        "db-0",
+        ("StatefulSet", "db"),
+        ("controller-revision-hash", "r2"),
+        &pod_template,
+    ));
+    let patched = server.wait_for(DEADLINE, "the sidecar gets probes", |store| {
+        let object = store.object("statefulsets", Some(NS), "db")?;
+        object["spec"]["template"]["spec"]["containers"][1]["readinessProbe"]
+            .is_object()
+            .then_some(object)
+    });
+    let containers = &patched["spec"]["template"]["spec"]["containers"];
+    for probe in ["readinessProbe", "livenessProbe"] {
+        assert_eq!(
+            containers[0][probe]["tcpSocket"]["port"], 8080,
+            "the first patch's probes stay: {patched}"
+        );
+    }
+    assert_eq!(
+        server
+            .requests_with_method("PATCH", &apps_path(NS, "statefulsets", "db"))
+            .len(),
+        2,
+        "once per template"
+    );
+}
+
+#[test]
+fn a_field_another_manager_owns_is_a_reported_conflict_not_forced() {
+    let server = ApiServer::start();
+    let dir = support::temp_dir();
+    server.apply_object(policy(
+        "default",
+        json!({
+            "enforcementMode": "enforce",
+            "plugins": [{"name": "pod-security", "settings": {"level": "restricted"}}],
+        }),
+    ));
+    let mut container = bare_container("app");
+    container["livenessProbe"] = json!({"tcpSocket": {"port": 8080}});
+    container["readinessProbe"] = json!({"tcpSocket": {"port": 8080}});
+    container["securityContext"] = json!({"allowPrivilegeEscalation": true});
+    let template = template("api", vec![container]);
+    // Argo CD owns the manifest, escalation included.
+    server
+        .apply_as(
+            "argocd",
+            workload(NS, "Deployment", "api", template.clone()),
+            false,
+        )
+        .expect("argocd applies");
+    let mut changed = workload(NS, "Deployment", "api", template.clone());
+    changed["spec"]["template"]["spec"]["containers"][0]["securityContext"]["allowPrivilegeEscalation"] =
+        json!(false);
+    let refused = server
+        .apply_as("someone", changed, false)
+        .expect_err("the fixture refuses a conflicting apply");
+    assert_eq!(refused["reason"], "Conflict", "{refused}");
+    server.apply_object(replica_set(NS, "api", "5d8f", &template));
+    server.apply_object(owned_pod(
+        NS,
+        "api-5d8f-0",
+        ("ReplicaSet", "api-5d8f"),
+        ("pod-template-hash", "5d8f"),
+        &template,
+    ));
+    let operator = start_operator(&server, dir.path(), &[]);
+
+    let entry = wait_remediation(&server, NS, "api", "conflict");
+    let message = entry["message"].as_str().unwrap_or_default();
+    assert!(message.contains("argocd"), "{entry}");
+    assert!(message.contains("allowPrivilegeEscalation"), "{entry}");
+    let event = workload_event(&server, "Deployment", "api", "RemediationConflict");
+    assert_eq!(event["type"], "Warning");
+    let deployment = server.object("deployments", Some(NS), "api").expect("api");
+    let context = &deployment["spec"]["template"]["spec"]["containers"][0]["securityContext"];
+    assert_eq!(
+        context["allowPrivilegeEscalation"], true,
+        "not forced: {deployment}"
+    );
+    assert!(
+        context.get("capabilities").is_none(),
+        "nothing else applied: {deployment}"
+    );
+
+    // Not retried: a change of the pod's status changes nothing.
+    server.apply_object(restarted(owned_pod(
+        NS,
+        "api-5d8f-0",
+        ("ReplicaSet", "api-5d8f"),
+        ("pod-template-hash", "5d8f"),
+        &template,
+    )));
+    wait_status(&server, "the change is analysed", |status| {
+        status["findingsByCheck"].get("high-restarts").is_some()
+    });
+    enforce_barrier(&server, NS);
+    let patches = server.requests_with_method("PATCH", &apps_path(NS, "deployments", "api"));
+    assert_eq!(patches.len(), 1, "{patches:?}");
+    assert!(!patches[0].contains("force=true"), "{patches:?}");
+    assert_eq!(
+        operator.metric("kube_devops_remediations_total{result=\"conflict\"}"),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn dry_run_lists_the_planned_patch_and_writes_nothing_until_turned_off() {
+    let server = ApiServer::start();
+    let dir = support::temp_dir();
+    server.apply_object(policy(
+        "default",
+        json!({"enforcementMode": "enforce", "remediation": {"dryRun": true}}),
+    ));
+    let template = template("web", vec![bare_container("app")]);
+    apply_deployment(&server, NS, "web", &template, 1);
+    let _operator = start_operator(&server, dir.path(), &[]);
+
+    let entry = wait_remediation(&server, NS, "web", "planned");
+    let paths: Vec<&str> = entry["patch"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|op| op["path"].as_str())
+        .collect();
+    assert!(
+        paths.contains(&"/spec/template/spec/containers/0/readinessProbe"),
+        "{entry}"
+    );
+    assert!(
+        entry["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("dryRun"),
+        "{entry}"
+    );
+    assert!(
+        server
+            .requests_with_method("PATCH", "/apis/apps/")
+            .is_empty()
+    );
+    let deployment = server.object("deployments", Some(NS), "web").expect("web");
+    assert!(
+        deployment["spec"]["template"]["spec"]["containers"][0]
+            .get("readinessProbe")
+            .is_none()
+    );
+
+    // Off: the policy change applies what was planned.
+    let mut edited = server
+        .object("devopspolicies", Some(NS), "default")
+        .expect("policy");
+    edited["spec"]["remediation"]["dryRun"] = json!(false);
+    server.apply_object(edited);
+    wait_probes(&server, NS, "deployments", "web");
+    wait_remediation(&server, NS, "web", "applied");
+}
+
+#[test]
+fn audit_namespaces_and_system_namespaces_without_a_policy_are_never_patched() {
+    let server = ApiServer::start();
+    let dir = support::temp_dir();
+    server.apply_object(policy(
+        "default",
+        json!({"defaultProbe": {"tcpPort": 9090}}),
+    ));
+    server.apply_object(policy_in("enforced", json!({"enforcementMode": "enforce"})));
+    let template = template("web", vec![bare_container("app")]);
+    for namespace in [NS, "kube-system"] {
+        apply_deployment(&server, namespace, "web", &template, 2);
+        apply_stateful_set(&server, namespace, "db", &template, "r1");
+    }
+    let _operator = start_operator(&server, dir.path(), &[]);
+    let status = wait_status(&server, "the audit namespace is analysed", |status| {
+        status["podsAnalyzed"] == 3
+    });
+    assert_eq!(
+        status["findingsByCheck"]["missing-readiness-probe"], 3,
+        "{status}"
+    );
+    // Enforce mode works meanwhile, elsewhere.
+    enforce_barrier(&server, "enforced");
+    for namespace in [NS, "kube-system"] {
+        let requests = server.requests_to(&format!("/apis/apps/v1/namespaces/{namespace}/"));
+        assert!(requests.is_empty(), "{namespace}: {requests:?}");
+    }
+    assert!(status.get("remediations").is_none(), "{status}");
+}
+
+/// Removing what enforce mode added puts the template back as it was before the patch, which
+/// the patch's annotation names: that template is not patched again, even when the policy
+/// changes and every pod is looked at again.
+#[test]
+fn removing_the_added_fields_undoes_a_patch_for_good() {
+    let server = ApiServer::start();
+    let dir = support::temp_dir();
+    server.apply_object(policy("default", json!({"enforcementMode": "enforce"})));
+    let template = template("web", vec![bare_container("app")]);
+    apply_deployment(&server, NS, "web", &template, 1);
+    let _operator = start_operator(&server, dir.path(), &[]);
+    let mut deployment = wait_probes(&server, NS, "deployments", "web");
+
+    // `kubectl edit`: the probes go, the rest (annotations included) stays.
+    let container = &mut deployment["spec"]["template"]["spec"]["containers"][0];
+    for probe in ["readinessProbe", "livenessProbe"] {
+        container.as_object_mut().expect("container").remove(probe);
+    }
+    server.apply_object(deployment);
+    let mut edited = server
+        .object("devopspolicies", Some(NS), "default")
+        .expect("policy");
+    edited["spec"]["maxRestartCount"] = json!(5);
+    server.apply_object(edited);
+    wait_status(
+        &server,
+        "the namespace is analysed under the edit",
+        |status| status["observedGeneration"] == 2,
+    );
+    enforce_barrier(&server, NS);
+    let deployment_path = apps_path(NS, "deployments", "web");
+    assert_eq!(
+        server.requests_with_method("GET", &deployment_path).len(),
+        2,
+        "read again after the policy change"
+    );
+    assert_eq!(
+        server.requests_with_method("PATCH", &deployment_path).len(),
+        1
+    );
+    let deployment = server.object("deployments", Some(NS), "web").expect("web");
+    assert!(
+        deployment["spec"]["template"]["spec"]["containers"][0]
+            .get("readinessProbe")
+            .is_none(),
+        "{deployment}"
     );
 }

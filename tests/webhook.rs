@@ -48,14 +48,28 @@ impl Webhook {
     }
 
     fn post(&self, body: &[u8]) -> support::tls::Answer {
+        self.post_to("/validate", body)
+    }
+
+    fn post_to(&self, path: &str, body: &[u8]) -> support::tls::Answer {
         self.client
-            .post(&self.daemon.metrics_addr, "/validate", body)
+            .post(&self.daemon.metrics_addr, path, body)
             .expect("an HTTPS answer")
     }
 
     /// The `response` of an AdmissionReview for `object`.
     fn review(&self, namespace: &str, object: Value) -> Value {
-        let answer = self.post(review("uid-1", namespace, object).to_string().as_bytes());
+        self.review_at("/validate", namespace, object)
+    }
+
+    /// The `response` of the mutating webhook's AdmissionReview for `object`.
+    fn mutate(&self, namespace: &str, object: Value) -> Value {
+        self.review_at("/mutate", namespace, object)
+    }
+
+    fn review_at(&self, path: &str, namespace: &str, object: Value) -> Value {
+        let body = review("uid-1", namespace, object).to_string();
+        let answer = self.post_to(path, body.as_bytes());
         assert_eq!(answer.status, 200, "{}", answer.body);
         let body = answer.json();
         assert_eq!(body["kind"], "AdmissionReview");
@@ -200,19 +214,37 @@ fn workload_templates_are_reviewed() {
     );
 }
 
+/// The seed's meaning of `enforcementMode`: admission denies at the threshold in `audit` mode
+/// too (a seed user's audit policy with `forbidLatestTag` still blocks `nginx:latest`); only
+/// `admission: warn` turns denials into warnings.
 #[test]
-fn exempt_objects_audit_mode_and_unpolicied_namespaces_are_allowed() {
-    let webhook = Webhook::start(&[enforce(), policy("audit", json!({}))], &[]);
+fn exempt_objects_admission_warn_and_unpolicied_namespaces_are_allowed() {
+    let webhook = Webhook::start(
+        &[
+            enforce(),
+            policy("audit", json!({"forbidLatestTag": true})),
+            policy("warn", json!({"admission": "warn"})),
+        ],
+        &[],
+    );
     let latest = |namespace: &str| pod(namespace, "web", "nginx:latest", "Pending", 0);
     for namespace in ["kube-system", "elsewhere"] {
         let response = webhook.review(namespace, latest(namespace));
         assert_eq!(response["allowed"], true, "{namespace}: {response}");
     }
     let audit = webhook.review("audit", latest("audit"));
-    assert_eq!(audit["allowed"], true, "{audit}");
+    assert_eq!(audit["allowed"], false, "{audit}");
     assert!(
-        audit["warnings"].as_array().is_some_and(|w| !w.is_empty()),
+        audit["status"]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("latest-tag")),
         "{audit}"
+    );
+    let warned = webhook.review("warn", latest("warn"));
+    assert_eq!(warned["allowed"], true, "{warned}");
+    assert!(
+        warned["warnings"].as_array().is_some_and(|w| !w.is_empty()),
+        "{warned}"
     );
     let mut exempt = latest(NS);
     exempt["metadata"]["annotations"] = json!({"devops.stochastic.io/exempt": "true"});
@@ -778,7 +810,10 @@ fn the_examples_run_without_a_cluster() {
 #[test]
 fn a_policy_change_in_the_cluster_reaches_the_webhook_by_its_watch() {
     let server = ApiServer::start();
-    server.apply_object(policy(NS, json!({"enforcementMode": "audit"})));
+    server.apply_object(policy(
+        NS,
+        json!({"enforcementMode": "audit", "admission": "warn"}),
+    ));
     let dir = support::temp_dir();
     let certs = dir.path().join("certs");
     generate_certs(&certs);
@@ -797,16 +832,17 @@ fn a_policy_change_in_the_cluster_reaches_the_webhook_by_its_watch() {
             .json()["response"]["allowed"]
             .as_bool()
     };
-    assert_eq!(allowed(&client), Some(true), "audit mode only warns");
+    assert_eq!(allowed(&client), Some(true), "admission: warn only warns");
     let requests_before = server.requests_to("/apis/devops.stochastic.io").len();
 
-    server.apply_object(policy(NS, json!({"enforcementMode": "enforce"})));
+    // The seed's meaning: an audit policy denies at admission too.
+    server.apply_object(policy(NS, json!({"enforcementMode": "audit"})));
     // The watch brings the change; the catalog is rebuilt and published off the request path.
     let deadline = Instant::now() + Duration::from_secs(30);
     while allowed(&client) != Some(false) {
         assert!(
             Instant::now() < deadline,
-            "the enforce policy never applied"
+            "the denying policy never applied"
         );
     }
     // No API call per request: the only requests since are the watch's.
@@ -843,4 +879,85 @@ fn a_policy_naming_pod_security_enforces_the_pod_security_standards() {
     assert!(message.contains("privileged"), "{message}");
     let clean = webhook.review("strict", pod("strict", "web", "nginx:1.27", "Pending", 0));
     assert_eq!(clean["allowed"], true, "{clean}");
+}
+
+/// The mutating webhook answers a JSONPatch of the findings' fixes. Applied by an independent
+/// RFC 6902 implementation, as the API server applies it, the patch yields an object the
+/// validating webhook admits, since every finding it had was fixable: probes from the policy's
+/// `defaultProbe` (on the container's first port), the missing requests and limits from
+/// `defaultResources`, and the restricted Pod Security settings that are safe to set.
+#[test]
+fn the_mutating_webhook_patch_makes_an_object_with_only_fixable_findings_admissible() {
+    let spec = json!({
+        "admissionThreshold": "low",
+        "defaultProbe": {"initialDelaySeconds": 7},
+        "defaultResources": {"cpuRequest": "100m", "cpuLimit": "500m",
+                             "memoryRequest": "128Mi", "memoryLimit": "256Mi"},
+        "plugins": [
+            {"name": "pod-security", "settings": {"level": "restricted"},
+             "checks": ["allow-privilege-escalation", "capabilities-restricted",
+                        "seccomp-profile-restricted"]},
+            {"name": "best-practices",
+             "checks": ["cpu-requests-missing", "memory-requests-missing",
+                        "cpu-limits-missing", "memory-limits-missing"]},
+        ],
+    });
+    let webhook = Webhook::start(&[policy(NS, spec)], &[]);
+    let mut object = deployment("nginx:1.27");
+    object["spec"]["template"]["spec"]["containers"][0] = json!({
+        "name": "app", "image": "nginx:1.27",
+        "ports": [{"containerPort": 80}],
+        "resources": {"limits": {"memory": "1Gi"}},
+    });
+    let before = webhook.review(NS, object.clone());
+    assert_eq!(before["allowed"], false, "{before}");
+
+    let mutated = webhook.mutate(NS, object.clone());
+    assert_eq!(mutated["allowed"], true, "{mutated}");
+    assert_eq!(mutated["patchType"], "JSONPatch", "{mutated}");
+    use base64::Engine;
+    let patch = base64::engine::general_purpose::STANDARD
+        .decode(mutated["patch"].as_str().expect("a patch"))
+        .expect("base64");
+    let patch: json_patch::Patch = serde_json::from_slice(&patch).expect("an RFC 6902 patch");
+    let mut patched = object.clone();
+    json_patch::patch(&mut patched, &patch).expect("the patch applies");
+
+    let pod = &patched["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+    for probe in ["livenessProbe", "readinessProbe"] {
+        assert_eq!(
+            container[probe],
+            json!({"tcpSocket": {"port": 80}, "initialDelaySeconds": 7, "periodSeconds": 10}),
+            "{patched}"
+        );
+    }
+    assert_eq!(
+        container["resources"],
+        json!({"limits": {"memory": "1Gi", "cpu": "500m"},
+               "requests": {"cpu": "100m", "memory": "128Mi"}}),
+        "only the missing quantities are added: {patched}"
+    );
+    assert_eq!(
+        container["securityContext"]["allowPrivilegeEscalation"],
+        false
+    );
+    assert_eq!(
+        container["securityContext"]["capabilities"]["drop"],
+        json!(["ALL"])
+    );
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    // Nothing outside the pod template changed.
+    assert_eq!(patched["metadata"], object["metadata"]);
+
+    let after = webhook.review(NS, patched.clone());
+    assert_eq!(after["allowed"], true, "{after}");
+    let again = webhook.mutate(NS, patched);
+    assert!(
+        again.get("patch").is_none(),
+        "a fixed object needs no patch: {again}"
+    );
 }

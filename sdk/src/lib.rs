@@ -34,10 +34,11 @@
 //! Build it with `cargo build --target wasm32-wasip2 --release` and load the `.wasm` file with
 //! `kube-devops analyze --plugin`. docs/plugins.md walks through it.
 //!
-//! The SDK builds components of contract 0.2.0 (`wit/analyzer.wit`): the host passes the pod as a
+//! The SDK builds components of contract 0.2.1 (`wit/analyzer.wit`): the host passes the pod as a
 //! resource and [`Pod`] reads each part (metadata, spec, containers, volumes, status) the first
 //! time the plugin asks for it, so a plugin pays only for what it reads.
 
+mod fix;
 pub mod image;
 mod pod;
 mod records;
@@ -56,12 +57,16 @@ pub mod bindings {
     });
 }
 
+pub use bindings::kube_devops::analyzer::remediation::{
+    Defaults as FixDefaults, ProbeDefaults, ResourceDefaults,
+};
 pub use bindings::kube_devops::analyzer::types::{
     CheckInfo, CheckKind, Container, ContainerPort, ContainerState, ContainerStatus, EnvVar,
     Finding, KeyValue, LifecycleHandler, ObjectMeta, PluginMetadata, PodSecurityContext, PodSpec,
     PodStatus, Probe, ProbeHandler, Profile, Resources, SeLinuxOptions, SecurityContext, Severity,
     TopologySpreadConstraint, Volume,
 };
+pub use fix::Fix;
 pub use image::ImageRef;
 pub use pod::{Pod, PodParts, lookup};
 pub use records::NoSettings;
@@ -125,6 +130,16 @@ pub trait Plugin: Sized + 'static {
 
     /// The findings for one pod; empty when the pod complies.
     fn analyze(&self, pod: &Pod) -> Vec<Finding>;
+
+    /// The fix of `finding`, one of the findings [`Plugin::analyze`] just returned for `pod`:
+    /// JSON Patch operations on the pod ([`Pod::container_pointer`] says where a container
+    /// is), filled in from the policy's `defaults` where it has them. `None` (the default)
+    /// when the finding has no fix. Called only when the host applies fixes (`kube-devops
+    /// fix`, the mutating webhook, the operator's `enforce` mode), never in plain analysis.
+    fn fix(&self, pod: &Pod, finding: &Finding, defaults: &FixDefaults) -> Option<Fix> {
+        let _ = (pod, finding, defaults);
+        None
+    }
 }
 
 /// Exports a [`Plugin`] implementation as the component's `analyzer` world.
@@ -157,8 +172,8 @@ macro_rules! export_plugin {
 /// Everything a plugin usually needs, in one import.
 pub mod prelude {
     pub use crate::{
-        CheckInfo, CheckKind, Container, Finding, ImageRef, NoSettings, Plugin, PluginMetadata,
-        Pod, Severity, analysis_time, export_plugin, parse_timestamp,
+        CheckInfo, CheckKind, Container, Finding, Fix, FixDefaults, ImageRef, NoSettings, Plugin,
+        PluginMetadata, Pod, Severity, analysis_time, export_plugin, parse_timestamp,
     };
 }
 

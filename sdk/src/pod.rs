@@ -145,6 +145,23 @@ impl<'a> Pod<'a> {
             .chain(self.ephemeral_containers())
     }
 
+    /// Where the container named `name` is in the pod, as a JSON Pointer for a [`Fix`]
+    /// (`/spec/containers/1`, `/spec/initContainers/0`, `/spec/ephemeralContainers/0`).
+    ///
+    /// [`Fix`]: crate::Fix
+    pub fn container_pointer(&self, name: &str) -> Option<String> {
+        [
+            ("containers", self.containers()),
+            ("initContainers", self.init_containers()),
+            ("ephemeralContainers", self.ephemeral_containers()),
+        ]
+        .into_iter()
+        .find_map(|(field, list)| {
+            let index = list.iter().position(|container| container.name == name)?;
+            Some(format!("/spec/{field}/{index}"))
+        })
+    }
+
     /// The value of a label, if set.
     pub fn label(&self, key: &str) -> Option<&str> {
         lookup(&self.metadata().labels, key)

@@ -4,6 +4,7 @@
 use std::any::Any;
 use std::cell::RefCell;
 
+use crate::bindings::kube_devops::analyzer::remediation;
 use crate::{Finding, Plugin, Pod};
 
 thread_local! {
@@ -29,7 +30,18 @@ pub fn analyze<P: Plugin>(pod: &Pod) -> Vec<Finding> {
             .as_ref()
             .and_then(|any| any.downcast_ref::<P>())
             .expect("configured above with this plugin type");
-        plugin.analyze(pod)
+        let findings = plugin.analyze(pod);
+        // The host asks for fixes only when it applies them: plain analysis pays nothing more.
+        if let Some(defaults) = remediation::requested() {
+            for (index, finding) in findings.iter().enumerate() {
+                if let (Some(fix), Ok(index)) =
+                    (plugin.fix(pod, finding, &defaults), u32::try_from(index))
+                {
+                    remediation::propose(index, &fix.into_operations());
+                }
+            }
+        }
+        findings
     })
 }
 

@@ -69,7 +69,17 @@ impl std::fmt::Debug for Run {
 
 /// Runs `kube-devops ARGS`, feeding `stdin`, and waits for it under [`RUN_DEADLINE`].
 pub fn run_with_stdin(args: &[&str], stdin: &str) -> Run {
+    run_in_with_stdin(&workspace(), args, stdin)
+}
+
+/// [`run`] in the directory `dir` (relative paths in the arguments are read from there).
+pub fn run_in(dir: &Path, args: &[&str]) -> Run {
+    run_in_with_stdin(dir, args, "")
+}
+
+fn run_in_with_stdin(dir: &Path, args: &[&str], stdin: &str) -> Run {
     let mut child = kube_devops()
+        .current_dir(dir)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

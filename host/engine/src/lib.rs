@@ -14,4 +14,5 @@ mod files;
 pub mod manifest;
 pub mod pod;
 pub mod pool;
+pub mod remedy;
 pub mod wasm;

@@ -45,7 +45,10 @@ pub enum PolicyError {
 
 /// The engine config a policy stands for.
 pub fn config(spec: &DevOpsPolicySpec) -> Config {
-    let mut config = Config::default();
+    let mut config = Config {
+        remediation: spec.remediation(),
+        ..Config::default()
+    };
     let mut disable = |check: &str, enabled: Option<bool>| {
         if let Some(enabled) = enabled {
             check_entry(&mut config, check).enabled = Some(enabled);

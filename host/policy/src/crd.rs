@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use kube_devops_engine::analysis::config::LimitsConfig;
 use kube_devops_engine::contract::Severity;
+use kube_devops_engine::remedy::{DefaultProbe, DefaultResources, RemediationConfig};
 
 /// Governance policy for the pods of one namespace.
 ///
@@ -60,15 +61,19 @@ pub struct DevOpsPolicySpec {
     /// Pending pod counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forbid_pending_duration: Option<u64>,
-    /// `audit` reports findings (the admission webhook only warns); `enforce` also makes the
-    /// admission webhook deny pods with a finding at `admissionThreshold` or above. Default
-    /// `audit`.
+    /// `audit` reports findings; `enforce` also patches the workloads of pods in violation
+    /// with the fixes of their findings (the seed's meaning). In both, the admission webhook
+    /// denies objects with a finding at `admissionThreshold` or above unless `admission` is
+    /// `warn`. Default `audit`.
     #[serde(default)]
     pub enforcement_mode: EnforcementMode,
-    /// The least severe finding that denies a pod at admission in `enforce` mode; findings below
-    /// it come back as warnings. Default `high`.
+    /// The least severe finding that denies an object at admission; findings below it come
+    /// back as warnings. Default `high`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admission_threshold: Option<Severity>,
+    /// `deny` (the default) denies at `admissionThreshold`; `warn` only returns warnings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admission: Option<AdmissionMode>,
     /// Severity per check id, overriding the plugin's (`latest-tag: critical`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub severity_overrides: BTreeMap<String, Severity>,
@@ -82,9 +87,33 @@ pub struct DevOpsPolicySpec {
     /// `deny` holds them to `admissionThreshold` like any object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owned_pods: Option<OwnedPods>,
+    /// The probe fixes add to containers without one (the mutating webhook, `enforce` mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_probe: Option<DefaultProbe>,
+    /// The requests and limits fixes add to containers without them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_resources: Option<DefaultResources>,
+    /// How the operator patches workloads in `enforce` mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<RemediationSettings>,
 }
 
 impl DevOpsPolicySpec {
+    /// What this policy's fixes fill in.
+    pub fn remediation(&self) -> RemediationConfig {
+        RemediationConfig {
+            default_probe: self.default_probe.clone(),
+            default_resources: self.default_resources.clone(),
+        }
+    }
+
+    /// Whether `enforce` mode only lists the patches it would apply (`remediation.dryRun`).
+    pub fn dry_run(&self) -> bool {
+        self.remediation
+            .as_ref()
+            .is_some_and(|settings| settings.dry_run)
+    }
+
     /// [`DevOpsPolicySpec::admission_threshold`], or its default.
     pub fn threshold(&self) -> Severity {
         self.admission_threshold.unwrap_or(Severity::High)
@@ -97,6 +126,25 @@ pub enum EnforcementMode {
     #[default]
     Audit,
     Enforce,
+}
+
+/// What admission does with findings at the threshold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum AdmissionMode {
+    #[default]
+    Deny,
+    Warn,
+}
+
+/// `remediation:` of a policy: how the operator's `enforce` mode patches workloads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RemediationSettings {
+    /// List the patches in the status (`remediations`, result `planned`) and write nothing to
+    /// the workloads. Default false.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// How admission treats objects a built-in workload controller creates.
@@ -186,6 +234,48 @@ pub struct DevOpsPolicyStatus {
     /// `Enforcing`: admission enforcement is active.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+    /// What `enforce` mode last did to each workload, newest first, at most 20.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remediations: Vec<Remediation>,
+}
+
+/// One workload patched (or not) by `enforce` mode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Remediation {
+    /// `Deployment`, `StatefulSet` or `DaemonSet` (`ReplicaSet` when the Deployment could not
+    /// be read through it).
+    pub kind: String,
+    /// The workload's name, in the policy's namespace.
+    pub workload: String,
+    pub result: RemediationResult,
+    /// What was (or would be) added and for which checks, or why it was not.
+    pub message: String,
+    /// The checks whose fixes the patch holds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<String>,
+    /// The patch as RFC 6902 operations on the workload: what `planned` would apply, what
+    /// `applied` applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "json_patch")]
+    pub patch: Option<Vec<serde_json::Value>>,
+    /// When (RFC 3339).
+    pub time: String,
+}
+
+/// What became of one workload's patch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum RemediationResult {
+    /// Written by server-side apply (field manager `kube-devops-enforcer`).
+    Applied,
+    /// `remediation.dryRun`: computed, not written.
+    Planned,
+    /// Another field manager owns a field the patch would change; not forced.
+    Conflict,
+    /// The API server refused or failed the request; tried again when the workload's template
+    /// or the policy changes.
+    Failed,
 }
 
 /// One finding, as the status lists it.
@@ -198,6 +288,17 @@ pub struct Violation {
     pub check: String,
     pub severity: Severity,
     pub message: String,
+}
+
+/// RFC 6902 operations: objects whose `value` may be any JSON.
+fn json_patch(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "array",
+        "items": {
+            "type": "object",
+            "x-kubernetes-preserve-unknown-fields": true,
+        },
+    })
 }
 
 /// Plugin settings are the plugin's business: any object, kept as given.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::output::{self, Exit, Progress, fail, fail_cluster};
 use super::render;
-use super::{AnalyzeArgs, ClusterArgs, ReportFormat};
+use super::{AnalyzeArgs, ClusterArgs, PluginArgs, ReportFormat};
 use crate::cluster::Cluster;
 use kube_devops_engine::analysis::report::DiagnosticKind;
 use kube_devops_engine::analysis::{
@@ -13,23 +13,29 @@ use kube_devops_engine::analysis::{
     analyze_stream,
 };
 use kube_devops_engine::manifest;
+use kube_devops_engine::pod::TemplateKinds;
 
 /// Plugin warnings printed on stderr before the rest is only counted.
 const MAX_WARNINGS: usize = 20;
 
-pub async fn run(args: &AnalyzeArgs, cluster_args: &ClusterArgs) -> Exit {
+/// What `analyze` and `fix` run: the config, its plugins, and the kinds it reads.
+pub(super) struct Loaded {
+    pub config: Config,
+    pub catalog: Catalog,
+    pub kinds: TemplateKinds,
+}
+
+/// The config file and the plugins `args` name, loaded; `Err` is the exit after the message.
+pub(super) async fn load(args: &PluginArgs) -> Result<Loaded, Exit> {
     let config = match &args.config {
-        Some(path) => match Config::load(path) {
-            Ok(config) => config,
-            Err(error) => return fail(Exit::Usage, &error),
-        },
+        Some(path) => Config::load(path).map_err(|error| fail(Exit::Usage, &error))?,
         None => Config::default(),
     };
     let mut files = Vec::with_capacity(args.plugins.len());
     for plugin in &args.plugins {
         match crate::oci::local_path(plugin, &args.cache.store()).await {
             Ok(path) => files.push(path),
-            Err(error) => return fail(Exit::Usage, &error),
+            Err(error) => return Err(fail(Exit::Usage, &error)),
         }
     }
     let paths = PluginPaths {
@@ -37,16 +43,28 @@ pub async fn run(args: &AnalyzeArgs, cluster_args: &ClusterArgs) -> Exit {
         dirs: args.plugin_dir.clone(),
         ..PluginPaths::default()
     };
-    let catalog = match kube_devops_builtins::runtime(args.cache.dir())
+    let catalog = kube_devops_builtins::runtime(args.cache.dir())
         .map_err(SetupError::from)
         .and_then(|runtime| Catalog::load(&runtime, &config, &paths))
-    {
-        Ok(catalog) => catalog,
-        Err(error) => return fail(Exit::Usage, &error),
-    };
-    let kinds = match config.template_kinds() {
-        Ok(kinds) => kinds,
-        Err(error) => return fail(Exit::Usage, &error),
+        .map_err(|error| fail(Exit::Usage, &error))?;
+    let kinds = config
+        .template_kinds()
+        .map_err(|error| fail(Exit::Usage, &error))?;
+    Ok(Loaded {
+        config,
+        catalog,
+        kinds,
+    })
+}
+
+pub async fn run(args: &AnalyzeArgs, cluster_args: &ClusterArgs) -> Exit {
+    let Loaded {
+        config,
+        catalog,
+        kinds,
+    } = match load(&args.plugins).await {
+        Ok(loaded) => loaded,
+        Err(exit) => return exit,
     };
     let filter = Filter {
         namespace: args.namespace.clone(),

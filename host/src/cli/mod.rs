@@ -4,6 +4,7 @@
 
 mod analyze;
 mod cluster_commands;
+mod fix;
 mod operator_commands;
 mod output;
 mod plugin_commands;
@@ -66,6 +67,12 @@ pub enum Command {
     /// 0 fine, 1 a --fail-under/--fail-on gate failed, 2 usage or config error, 3 some input
     /// documents were invalid (the rest is still analysed), 4 cluster unreachable or API error.
     Analyze(AnalyzeArgs),
+    /// Fix manifests: apply the fixes of the enabled checks' findings (probes, resources, the
+    /// safe Pod Security settings) in place, changing nothing else. See docs/remediation.md.
+    ///
+    /// Prints a unified diff by default; --write changes the files, --check exits 1 when
+    /// anything would change. Exit 3 when some documents could not be read (the rest is fixed).
+    Fix(FixArgs),
     /// Run the operator: watch pods and DevOpsPolicies, keep policy statuses, PolicyReports and
     /// metrics current. Runs until SIGTERM or SIGINT. See docs/operator.md.
     Operator(OperatorArgs),
@@ -321,9 +328,13 @@ pub struct InstallConfigArgs {
     #[arg(long, default_value_t = 443)]
     pub port: i32,
     /// Reach a webhook running outside the cluster at this HTTPS URL (its path included, e.g.
-    /// `https://203.0.113.7:8443/validate`) instead of through a Service.
+    /// `https://203.0.113.7:8443/validate`, or `/mutate` with --mutating) instead of through a
+    /// Service.
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
+    /// Print the MutatingWebhookConfiguration (fixes at `/mutate`) instead of the validating one.
+    #[arg(long)]
+    pub mutating: bool,
     /// What the API server does when the webhook cannot be reached: `Ignore` or `Fail`.
     #[arg(long, value_parser = ["Ignore", "Fail"], default_value = "Ignore")]
     pub failure_policy: String,
@@ -499,6 +510,13 @@ pub struct AnalyzeArgs {
     /// Exit 1 when any finding is at least this severe.
     #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
     pub fail_on: Option<Severity>,
+    #[command(flatten)]
+    pub plugins: PluginArgs,
+}
+
+/// Which plugins run, configured how: shared by `analyze` and `fix`.
+#[derive(Debug, Args)]
+pub struct PluginArgs {
     /// Load an extra plugin: a WebAssembly component file, or oci://REGISTRY/REPO:TAG[@sha256:…]
     /// (pulled into the local store; a pinned one already there needs no network). Repeatable.
     #[arg(long = "plugin", value_name = "FILE.wasm|oci://…")]
@@ -507,11 +525,27 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "DIR")]
     pub plugin_dir: Vec<PathBuf>,
     /// Analysis config file (YAML): plugins and checks to enable, settings, weights,
-    /// severities, limits. See docs/configuration.md.
+    /// severities, limits, remediation defaults. See docs/configuration.md.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub cache: CacheArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct FixArgs {
+    /// The manifests to fix: files, directories (read as `analyze -f` reads them) or `-` for
+    /// stdin. Repeatable.
+    #[arg(short, long = "file", value_name = "PATH", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Change the files in place instead of printing a diff (stdin: print the fixed text).
+    #[arg(long, conflicts_with = "check")]
+    pub write: bool,
+    /// Print the diff and exit 1 when anything would change (for CI).
+    #[arg(long)]
+    pub check: bool,
+    #[command(flatten)]
+    pub plugins: PluginArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -538,6 +572,7 @@ pub async fn run(cli: Cli) -> Exit {
             cluster_commands::list_pods(&args, &cli.cluster).await
         }
         Command::Analyze(args) => analyze::run(&args, &cli.cluster).await,
+        Command::Fix(args) => fix::run(&args).await,
         Command::Operator(args) => operator_commands::operator(args, &cli.cluster).await,
         Command::Crd(CrdCommand::Generate) => output::print(kube_devops_policy::crd_yaml()),
         Command::Crd(CrdCommand::Install) => operator_commands::install_crd(&cli.cluster).await,

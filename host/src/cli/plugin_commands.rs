@@ -154,7 +154,7 @@ struct PluginView {
     source: String,
     sha256: String,
     /// The contract version it was built against (`0.1.0` components still load).
-    contract: &'static str,
+    contract: String,
     checks: Vec<CheckView>,
 }
 
@@ -186,7 +186,7 @@ fn view(active: &ActivePlugin) -> PluginView {
             PluginOrigin::File(path) => path.display().to_string(),
         },
         sha256: plugin.digest.clone(),
-        contract: plugin.contract().version(),
+        contract: plugin.contract_version(),
         checks: active
             .checks
             .iter()
@@ -387,6 +387,7 @@ fn inspection_text(inspection: &Inspection, bytes: &[u8]) -> String {
         inspection
             .shape
             .world
+            .as_deref()
             .unwrap_or("unknown: its exports are not the analyzer world's")
     );
     let _ = writeln!(text, "exports  {}", inspection.shape.exports.join(", "));

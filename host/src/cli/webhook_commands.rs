@@ -74,7 +74,7 @@ pub fn install_config(args: &InstallConfigArgs) -> Exit {
             return output::fail(Exit::Usage, &error);
         }
     };
-    output::print(install::yaml(&install::InstallOptions {
+    let options = install::InstallOptions {
         url: args.url.clone(),
         service: args.service.clone(),
         namespace: args.namespace.clone(),
@@ -83,5 +83,6 @@ pub fn install_config(args: &InstallConfigArgs) -> Exit {
         failure_policy: args.failure_policy.clone(),
         timeout_seconds: args.timeout_seconds,
         skipped_namespaces: system.names().map(str::to_owned).collect(),
-    }))
+    };
+    output::print(install::yaml(&options, args.mutating))
 }

@@ -13,6 +13,9 @@
 //!   at again (one GET) when the duration is up, since it may not change by itself.
 //! - Changed namespaces are flushed to the writer shortly after they change (a short debounce
 //!   batches bursts), once the initial sync is done, and only while leading.
+//! - In namespaces whose policy in effect says `enforcementMode: enforce`, pods are analysed
+//!   with fixes, and each template revision's fixes are offered once (until the policy
+//!   changes) to [`super::remediate`]; what it did comes back for the policy's status.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
@@ -28,17 +31,21 @@ use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, Resource};
 use tokio::sync::{mpsc, watch};
 
+use super::fixes::{Candidate, CandidateKey};
 use super::metrics::Metrics;
 use super::pods::{AnalysisPool, Done, Job, PodKey, WatchedPod};
 use super::queue::WorkQueue;
+use super::remediate::{Outcome, Request};
 use super::state::Governance;
-use super::status::{policy_report, policy_status, same_state};
+use super::status::{MAX_REMEDIATIONS, policy_report, policy_status, same_state};
 use super::writer::{ClassChange, NamespaceWrite, StatusWrite};
 use kube_devops_engine::analysis::{Catalog, SystemNamespaces};
+use kube_devops_engine::contract::FixDefaults;
 use kube_devops_engine::wasm::Runtime;
 use kube_devops_policy::DevOpsPolicy;
 use kube_devops_policy::build::{Build, Builder};
-use kube_devops_policy::registry::{Built, Policies};
+use kube_devops_policy::crd::{EnforcementMode, Remediation};
+use kube_devops_policy::registry::{Built, Effect, Policies};
 
 /// Pods per analysis batch.
 const BATCH: usize = 128;
@@ -52,6 +59,9 @@ const FLUSH_DELAY: Duration = Duration::from_millis(100);
 /// say), so a status does not show a new generation with old findings; a namespace that never
 /// settles is still written this often.
 const MAX_HOLD: Duration = Duration::from_secs(5);
+/// Candidates remembered as offered; past this many (a cluster churning through templates for
+/// a long time) the memory is cleared, at the cost of reading some workloads once more.
+const MAX_OFFERED: usize = 65_536;
 
 /// What the controller watches and where custom plugins live.
 #[derive(Debug, Clone, Default)]
@@ -66,6 +76,12 @@ pub struct Scope {
     pub plugin_dir: Option<PathBuf>,
     /// Analysis threads.
     pub threads: usize,
+}
+
+/// A namespace in enforce mode: what its fixes fill in, and whether they are only listed.
+struct Enforced {
+    defaults: Arc<FixDefaults>,
+    dry_run: bool,
 }
 
 /// What reaches the loop besides watch events.
@@ -105,6 +121,14 @@ pub struct Controller {
     rechecks: BTreeSet<(i64, PodKey)>,
     writes: mpsc::UnboundedSender<NamespaceWrite>,
     leader: watch::Receiver<bool>,
+    /// Namespaces whose policy in effect enforces.
+    enforced: HashMap<String, Enforced>,
+    /// Candidates handed to the remediation task, so each is handed over once.
+    offered: HashSet<CandidateKey>,
+    /// What enforce mode did per namespace, newest first; absent until something happens, and
+    /// the policy's status keeps what it lists meanwhile (across restarts).
+    remediation_log: HashMap<String, Vec<Remediation>>,
+    remediations: mpsc::UnboundedSender<Request>,
 }
 
 /// What the controller is connected to.
@@ -122,6 +146,9 @@ pub struct Wiring {
     pub leader: watch::Receiver<bool>,
     /// Turns true on shutdown.
     pub shutdown: watch::Receiver<bool>,
+    /// To the remediation task, and what it did.
+    pub remediations: mpsc::UnboundedSender<Request>,
+    pub remediated: mpsc::UnboundedReceiver<Outcome>,
 }
 
 impl Controller {
@@ -136,6 +163,8 @@ impl Controller {
             writes,
             leader,
             mut shutdown,
+            remediations,
+            mut remediated,
         } = wiring;
         let (messages, mut inbox) = mpsc::unbounded_channel();
         let builder = Builder {
@@ -165,6 +194,10 @@ impl Controller {
             rechecks: BTreeSet::new(),
             writes,
             leader: leader.clone(),
+            enforced: HashMap::new(),
+            offered: HashSet::new(),
+            remediation_log: HashMap::new(),
+            remediations,
         };
         let mut policy_events = controller.policy_stream();
         let mut pod_events: Option<SelectAll<BoxStream<'static, (usize, PodEvent)>>> = None;
@@ -183,6 +216,7 @@ impl Controller {
                 Some((index, event)) = next_pod_event(&mut pod_events), if controller.queue.waiting() < MAX_WAITING => controller.on_pod_event(index, event),
                 Some(done) = analysed.recv() => controller.on_analysed(done),
                 Some(message) = inbox.recv() => controller.on_message(message),
+                Some(outcome) = remediated.recv() => controller.on_remediated(outcome),
                 changed = leader.changed() => {
                     if changed.is_err() { break; }
                     if *leader.borrow() {
@@ -306,11 +340,90 @@ impl Controller {
                     .inc();
             }
         }
+        self.enforce(&namespace);
         self.mark_dirty(&namespace);
         if self.pods_listed || !self.pod_init.is_empty() {
             self.reevaluating.insert(namespace.clone());
             self.relist(namespace);
         }
+    }
+
+    /// Takes the namespace's enforcement from its policy in effect, just rebuilt: `enforce`
+    /// only from a policy that loaded (an invalid one analyses with the defaults). Whatever it
+    /// was, candidates of the old policy are offered again under the new one.
+    fn enforce(&mut self, namespace: &str) {
+        let spec = self
+            .policies
+            .in_namespace(namespace)
+            .find(|(name, _)| self.policies.effect(namespace, name) == Some(Effect::Active))
+            .map(|(_, policy)| &policy.spec)
+            .filter(|spec| spec.enforcement_mode == EnforcementMode::Enforce);
+        match spec {
+            Some(spec) => {
+                let enforced = Enforced {
+                    defaults: spec.remediation().defaults(),
+                    dry_run: spec.dry_run(),
+                };
+                self.enforced.insert(namespace.to_owned(), enforced);
+            }
+            None => {
+                self.enforced.remove(namespace);
+                // Not (or no longer) in enforce mode: the status lists nothing it did, even
+                // what an earlier run wrote there.
+                if self.policies.has_policy(namespace) {
+                    self.remediation_log
+                        .insert(namespace.to_owned(), Vec::new());
+                } else {
+                    self.remediation_log.remove(namespace);
+                }
+            }
+        }
+        self.offered.retain(|key| key.namespace != namespace);
+        let _ = self
+            .remediations
+            .send(Request::Forget(namespace.to_owned()));
+    }
+
+    /// Hands a pod's fixes to the remediation task, unless the same were handed over already.
+    fn offer(&mut self, candidate: Box<Candidate>) {
+        let Some(enforced) = self.enforced.get(&candidate.namespace) else {
+            return;
+        };
+        if self.offered.len() >= MAX_OFFERED {
+            self.offered.clear();
+        }
+        if !self.offered.insert(candidate.key()) {
+            return;
+        }
+        let dry_run = enforced.dry_run;
+        let _ = self
+            .remediations
+            .send(Request::Remediate { candidate, dry_run });
+    }
+
+    /// Records what enforce mode did to a workload for its namespace's policy status: the
+    /// newest entry per workload, first.
+    fn on_remediated(&mut self, outcome: Outcome) {
+        let Outcome { namespace, record } = outcome;
+        if !self.enforced.contains_key(&namespace) {
+            return;
+        }
+        let previous = || {
+            self.policies
+                .in_namespace(&namespace)
+                .find(|(name, _)| self.policies.effect(&namespace, name) == Some(Effect::Active))
+                .and_then(|(_, policy)| policy.status.as_ref())
+                .map(|status| status.remediations.clone())
+                .unwrap_or_default()
+        };
+        let log = self
+            .remediation_log
+            .entry(namespace.clone())
+            .or_insert_with(previous);
+        log.retain(|old| old.kind != record.kind || old.workload != record.workload);
+        log.insert(0, record);
+        log.truncate(MAX_REMEDIATIONS);
+        self.mark_dirty(&namespace);
     }
 
     /// Lists the namespace's pods once, to analyse them again under a new policy.
@@ -522,7 +635,16 @@ impl Controller {
                         .catalog(pod.namespace())
                         .unwrap_or(&self.default_catalog)
                         .clone();
-                    Job { seq, pod, catalog }
+                    let fixes = self
+                        .enforced
+                        .get(pod.namespace())
+                        .map(|enforced| enforced.defaults.clone());
+                    Job {
+                        seq,
+                        pod,
+                        catalog,
+                        fixes,
+                    }
                 })
                 .collect();
             if batch.is_empty() {
@@ -554,6 +676,9 @@ impl Controller {
             }
             if let Some(since) = done.pending_since {
                 self.schedule_recheck(&done.key, since);
+            }
+            if let Some(candidate) = done.candidate {
+                self.offer(candidate);
             }
             match done.outcome {
                 Ok(record) => {
@@ -686,7 +811,15 @@ impl Controller {
             let Some(effect) = self.policies.effect(namespace, name) else {
                 continue;
             };
-            let status = policy_status(policy, scope, &effect, now);
+            let remediations = match (&effect, self.remediation_log.get(namespace)) {
+                (Effect::Active, Some(log)) => log.as_slice(),
+                (Effect::Active, None) => policy
+                    .status
+                    .as_ref()
+                    .map_or(&[][..], |status| status.remediations.as_slice()),
+                _ => &[],
+            };
+            let status = policy_status(policy, scope, &effect, remediations, now);
             let previous = policy.status.as_ref();
             if previous.is_some_and(|previous| same_state(previous, &status)) {
                 continue;

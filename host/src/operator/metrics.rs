@@ -30,6 +30,8 @@ pub struct Metrics {
     pub reconcile_errors: IntCounterVec,
     pub reconcile_duration: HistogramVec,
     pub writes: IntCounterVec,
+    /// Workloads enforce mode patched or tried to, by result.
+    pub remediations: IntCounterVec,
     plugin_calls: HistogramVec,
     plugin_failures: IntCounterVec,
     pub leader: IntGauge,
@@ -127,6 +129,17 @@ impl Metrics {
                         "Objects written to the API server, by kind (status, report, event)",
                     ),
                     &["kind"],
+                )
+                .expect("valid"),
+            ),
+            remediations: registered(
+                &registry,
+                IntCounterVec::new(
+                    opts(
+                        "remediations_total",
+                        "Workload patches of enforce mode, by result (applied, planned, conflict, failed)",
+                    ),
+                    &["result"],
                 )
                 .expect("valid"),
             ),

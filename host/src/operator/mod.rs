@@ -7,12 +7,18 @@
 //!   effect where.
 //! - [`status`] computes policy statuses and PolicyReports; [`writer`] applies them (leader
 //!   only); [`leader`] runs the Lease election; [`metrics`] serves health and Prometheus.
+//! - `enforce` mode: [`fixes`] takes a pod's fixes and places them on its workload's template,
+//!   [`apply_config`] turns them into a sparse server-side apply, [`remediate`] reads and
+//!   patches the workloads (leader only).
 
+pub mod apply_config;
 pub mod controller;
+pub mod fixes;
 pub mod leader;
 pub mod metrics;
 pub mod pods;
 pub mod queue;
+pub mod remediate;
 pub mod state;
 pub mod status;
 pub mod writer;
@@ -121,6 +127,17 @@ pub async fn run(client: Client, options: Options) -> Result<(), OperatorError> 
         leader.clone(),
     ));
 
+    let (remediations, remediation_requests) = mpsc::unbounded_channel();
+    let (outcomes, remediated) = mpsc::unbounded_channel();
+    let enforcer = tokio::spawn(remediate::run(
+        client.clone(),
+        options.identity.clone(),
+        metrics.clone(),
+        remediation_requests,
+        outcomes,
+        leader.clone(),
+    ));
+
     let (results, analysed) = mpsc::unbounded_channel();
     let pool = pods::AnalysisPool::start(options.scope.threads, metrics.clone(), results)
         .map_err(OperatorError::Threads)?;
@@ -136,6 +153,8 @@ pub async fn run(client: Client, options: Options) -> Result<(), OperatorError> 
             writes: writes_tx,
             leader,
             shutdown: shutdown.clone(),
+            remediations,
+            remediated,
         },
     ));
 
@@ -148,6 +167,7 @@ pub async fn run(client: Client, options: Options) -> Result<(), OperatorError> 
         let _ = tokio::time::timeout(Duration::from_secs(5), election).await;
     }
     writer.abort();
+    enforcer.abort();
     let _ = server.await;
     Ok(())
 }

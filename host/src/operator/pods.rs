@@ -6,6 +6,9 @@
 //!
 //! Analysis runs on threads of its own ([`AnalysisPool`]), never on the async runtime's: plugin
 //! calls are CPU work, and WASI's blocking output must not block a runtime thread.
+//!
+//! In `enforce` namespaces the plugins are also asked for fixes, and a pod whose findings carry
+//! some leaves a [`Candidate`] for [`super::remediate`]; elsewhere nothing pays for fixes.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,9 +19,11 @@ use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::fixes::{Candidate, capture};
 use super::state::PodRecord;
 use kube_devops_engine::analysis::Catalog;
 use kube_devops_engine::analysis::worker::{CallObserver, Worker};
+use kube_devops_engine::contract::FixDefaults;
 use kube_devops_engine::pod::{self, Origin, Read, Source};
 use kube_devops_engine::pool::{Pool, PoolOptions};
 
@@ -107,6 +112,8 @@ pub struct Job {
     pub seq: u64,
     pub pod: WatchedPod,
     pub catalog: Arc<Catalog>,
+    /// Set in `enforce` namespaces: ask the plugins for fixes, with these defaults.
+    pub fixes: Option<Arc<FixDefaults>>,
 }
 
 /// What the analysis of one job produced.
@@ -122,6 +129,8 @@ pub struct Done {
     /// When the pod was created, if it is Pending: a Pending pod may start to count later
     /// without changing (`forbidPendingDuration`).
     pub pending_since: Option<i64>,
+    /// What enforce mode may patch for it (fixes were asked for, and some came back).
+    pub candidate: Option<Box<Candidate>>,
 }
 
 /// The engine's bounded pool, analysing batches of jobs and sending each batch's results back.
@@ -167,16 +176,26 @@ impl AnalysisPool {
     }
 }
 
-/// Analyses a batch, one worker (one set of plugin instances) per catalog in it.
+/// Analyses a batch, one worker (one set of plugin instances) per catalog in it, and per
+/// fix defaults where fixes are asked for.
 pub fn analyze_batch(batch: Vec<Job>, observer: &dyn CallObserver) -> Vec<Done> {
     // Declared first, dropped last: the workers borrow the catalogs.
     let catalogs: Vec<Arc<Catalog>> = batch.iter().map(|job| job.catalog.clone()).collect();
-    let mut workers: HashMap<*const Catalog, Worker<'_>> = HashMap::new();
+    let mut workers: HashMap<(*const Catalog, *const FixDefaults), Worker<'_>> = HashMap::new();
     let mut done = Vec::with_capacity(batch.len());
     for (job, catalog) in batch.into_iter().zip(&catalogs) {
-        let worker = workers
-            .entry(Arc::as_ptr(catalog))
-            .or_insert_with(|| Worker::observed(catalog, observer));
+        let fixes = job.fixes.clone();
+        let key = (
+            Arc::as_ptr(catalog),
+            fixes.as_ref().map_or(std::ptr::null(), Arc::as_ptr),
+        );
+        let worker = workers.entry(key).or_insert_with(|| {
+            let worker = Worker::observed(catalog, observer);
+            match fixes {
+                Some(defaults) => worker.remediating(defaults),
+                None => worker,
+            }
+        });
         done.push(analyze_one(worker, job));
     }
     done
@@ -193,6 +212,8 @@ fn analyze_one(worker: &mut Worker<'_>, job: Job) -> Done {
         .as_ref()
         .map(|time| time.0.as_second());
     let text = job.pod.json;
+    // Kept for enforce mode, which compares the pod with its workload's template.
+    let fixing = job.fixes.is_some().then(|| text.clone());
     let range = 0..text.len();
     let source =
         Source::new(Origin::Cluster, text, range).with_implied_kind(Some(Arc::from("Pod")));
@@ -203,7 +224,14 @@ fn analyze_one(worker: &mut Worker<'_>, job: Job) -> Done {
                 .status
                 .as_ref()
                 .is_some_and(|status| status.phase.as_deref() == Some("Pending"));
-            let result = worker.analyze(&input);
+            let mut result = worker.analyze(&input);
+            let candidate = fixing
+                .and_then(|json| capture(&job.pod.metadata, &json, &result.findings))
+                .map(Box::new);
+            // The state keeps findings, not their fixes: the candidate has those.
+            for finding in &mut result.findings {
+                finding.fix = None;
+            }
             let diagnostics = result
                 .diagnostics
                 .into_iter()
@@ -221,6 +249,7 @@ fn analyze_one(worker: &mut Worker<'_>, job: Job) -> Done {
                 diagnostics,
                 took: started.elapsed(),
                 pending_since: created.filter(|_| pending),
+                candidate,
             };
         }
         Ok(Read::Skipped { kind }) => Err(format!("not a pod (kind {kind})")),
@@ -233,5 +262,6 @@ fn analyze_one(worker: &mut Worker<'_>, job: Job) -> Done {
         diagnostics: Vec::new(),
         took: started.elapsed(),
         pending_since: None,
+        candidate: None,
     }
 }

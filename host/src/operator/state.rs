@@ -221,6 +221,7 @@ mod tests {
             message: String::new(),
             magnitude: 1,
             source: None,
+            fix: None,
             weight,
         }
     }

@@ -10,12 +10,16 @@ use serde_json::{Value, json};
 
 use super::state::{Counts, Namespace};
 use kube_devops_engine::contract::Severity;
-use kube_devops_policy::crd::{DevOpsPolicyStatus, EnforcementMode, Violation};
+use kube_devops_policy::crd::{
+    AdmissionMode, DevOpsPolicyStatus, EnforcementMode, Remediation, Violation,
+};
 use kube_devops_policy::registry::Effect;
 use kube_devops_policy::{DevOpsPolicy, DevOpsPolicySpec};
 
 /// Findings a policy's status lists.
 pub const MAX_VIOLATIONS: usize = 20;
+/// Workloads a policy's status lists under `remediations`.
+pub const MAX_REMEDIATIONS: usize = 20;
 /// Results a PolicyReport lists. With messages capped at 1 KiB a report stays under ~300 KiB,
 /// far from the API server's 1.5 MiB object limit, however many pods the namespace has; its
 /// summary counts every finding.
@@ -25,13 +29,15 @@ pub const REPORT_NAME: &str = "kube-devops";
 /// The field manager of every server-side apply.
 pub const FIELD_MANAGER: &str = "kube-devops";
 
-/// The status `policy` should have, given its namespace's state. Condition transition times
-/// and `lastEvaluated` are kept from `policy`'s current status when nothing changed, so an
-/// unchanged namespace yields an identical status and no write.
+/// The status `policy` should have, given its namespace's state and what enforce mode did
+/// there. Condition transition times and `lastEvaluated` are kept from `policy`'s current
+/// status when nothing changed, so an unchanged namespace yields an identical status and no
+/// write.
 pub fn policy_status(
     policy: &DevOpsPolicy,
     scope: Option<&Namespace>,
     effect: &Effect,
+    remediations: &[Remediation],
     now: Timestamp,
 ) -> DevOpsPolicyStatus {
     let empty = Counts::default();
@@ -62,6 +68,11 @@ pub fn policy_status(
         last_evaluated: None,
         observed_generation: generation,
         conditions: Vec::new(),
+        remediations: remediations
+            .iter()
+            .take(MAX_REMEDIATIONS)
+            .cloned()
+            .collect(),
     };
     let conditions = [ready_condition(effect), enforcing_condition(&policy.spec)];
     status.conditions = conditions
@@ -131,22 +142,34 @@ fn ready_condition(effect: &Effect) -> ConditionParts {
     }
 }
 
+/// `Enforcing`: True when admission denies (`admission: deny`, the default, in either mode, as
+/// in the seed); the reason names the mode, since only `enforce` also patches workloads.
 fn enforcing_condition(spec: &DevOpsPolicySpec) -> ConditionParts {
-    match spec.enforcement_mode {
+    let (reason, patching) = match spec.enforcement_mode {
         EnforcementMode::Audit => (
-            "Enforcing",
-            "False",
-            "AuditMode",
-            "enforcementMode is audit: findings are reported and admission only warns".to_owned(),
+            "Audit",
+            "workloads are not patched (enforcementMode: audit)",
         ),
         EnforcementMode::Enforce => (
+            "Enforce",
+            "the workloads of pods in violation are patched with their findings' fixes (enforcementMode: enforce)",
+        ),
+    };
+    match spec.admission.unwrap_or_default() {
+        AdmissionMode::Deny => (
             "Enforcing",
             "True",
-            "Enforce",
+            reason,
             format!(
-                "the kube-devops admission webhook denies pods with a finding of severity {} or above",
+                "the kube-devops admission webhook denies objects with a finding of severity {} or above; {patching}",
                 spec.threshold()
             ),
+        ),
+        AdmissionMode::Warn => (
+            "Enforcing",
+            "False",
+            "AdmissionWarn",
+            format!("admission is warn: the admission webhook only warns; {patching}"),
         ),
     }
 }
@@ -237,6 +260,7 @@ mod tests {
                 message: "x".repeat(1024),
                 magnitude: 1,
                 source: None,
+                fix: None,
                 weight: 5,
             };
             state.upsert(
@@ -275,6 +299,7 @@ mod tests {
             &policy,
             state.namespace("shop"),
             &Effect::Active,
+            &[],
             Timestamp::UNIX_EPOCH,
         );
         assert_eq!(first.health_score, 95);
@@ -282,12 +307,19 @@ mod tests {
         assert_eq!(first.observed_generation, Some(2));
         policy.status = Some(first.clone());
         let later = Timestamp::from_second(1_000_000).expect("valid time");
-        let again = policy_status(&policy, state.namespace("shop"), &Effect::Active, later);
+        let again = policy_status(
+            &policy,
+            state.namespace("shop"),
+            &Effect::Active,
+            &[],
+            later,
+        );
         assert_eq!(again, first);
         let invalid = policy_status(
             &policy,
             state.namespace("shop"),
             &Effect::Invalid("bad".to_owned()),
+            &[],
             later,
         );
         assert!(!same_state(&invalid, &first));

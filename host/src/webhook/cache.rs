@@ -14,11 +14,11 @@ use kube::{Api, Client, ResourceExt};
 use tokio::sync::{mpsc, watch};
 
 use kube_devops_engine::analysis::Catalog;
-use kube_devops_engine::contract::Severity;
+use kube_devops_engine::contract::{FixDefaults, Severity};
 use kube_devops_engine::wasm::Runtime;
 use kube_devops_policy::DevOpsPolicySpec;
 use kube_devops_policy::build::{Build, Builder};
-use kube_devops_policy::crd::{EnforcementMode, OwnedPods};
+use kube_devops_policy::crd::{AdmissionMode, OwnedPods};
 use kube_devops_policy::registry::{Built, Policies};
 use kube_devops_policy::{DevOpsPolicy, load_catalog};
 
@@ -26,8 +26,11 @@ use kube_devops_policy::{DevOpsPolicy, load_catalog};
 pub struct Admission {
     pub catalog: Arc<Catalog>,
     pub threshold: Severity,
-    /// `enforce` mode: findings at the threshold deny; otherwise they only warn.
+    /// Findings at the threshold deny (`admission: deny`, the default, in either mode);
+    /// otherwise they only warn.
     pub deny: bool,
+    /// What the mutating webhook's fixes fill in.
+    pub fixes: Arc<FixDefaults>,
     /// What objects a workload controller creates get: warnings, or the same denial.
     pub owned_pods: OwnedPods,
 }
@@ -37,7 +40,8 @@ impl Admission {
         Admission {
             catalog,
             threshold: spec.threshold(),
-            deny: spec.enforcement_mode == EnforcementMode::Enforce,
+            deny: spec.admission.unwrap_or_default() == AdmissionMode::Deny,
+            fixes: spec.remediation().defaults(),
             owned_pods: spec.owned_pods.unwrap_or_default(),
         }
     }

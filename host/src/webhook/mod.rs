@@ -24,6 +24,7 @@ use tokio::sync::{oneshot, watch};
 use kube_devops_engine::analysis::report::PodResult;
 use kube_devops_engine::analysis::worker::Worker;
 use kube_devops_engine::analysis::{Catalog, SetupError};
+use kube_devops_engine::contract::FixDefaults;
 use kube_devops_engine::pod::PodInput;
 use kube_devops_engine::pool::{Pool, PoolOptions, Rejected};
 
@@ -204,6 +205,8 @@ fn modified(path: &Path) -> Option<SystemTime> {
 struct Job {
     pod: PodInput,
     catalog: Arc<Catalog>,
+    /// Set for the mutating webhook: the plugins are asked for fixes, filled in with these.
+    fixes: Option<Arc<FixDefaults>>,
     reply: oneshot::Sender<PodResult>,
 }
 
@@ -248,7 +251,11 @@ impl Analyzer {
         let observer = metrics.clone();
         let observer_metrics = metrics.clone();
         let run = move |job: Job| {
-            let result = Worker::observed(&job.catalog, &*observer).analyze(&job.pod);
+            let mut worker = Worker::observed(&job.catalog, &*observer);
+            if let Some(defaults) = job.fixes {
+                worker = worker.remediating(defaults);
+            }
+            let result = worker.analyze(&job.pod);
             // The requester may have given up (deadline): nothing to do then.
             let _ = job.reply.send(result);
         };
@@ -269,12 +276,14 @@ impl Analyzer {
         &self,
         pod: PodInput,
         catalog: Arc<Catalog>,
+        fixes: Option<Arc<FixDefaults>>,
         reply: oneshot::Sender<PodResult>,
         deadline: Instant,
     ) -> Result<(), Shed> {
         let job = Job {
             pod,
             catalog,
+            fixes,
             reply,
         };
         self.pool

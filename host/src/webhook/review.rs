@@ -267,6 +267,7 @@ mod tests {
             message: "why".to_owned(),
             magnitude: 1,
             source: None,
+            fix: None,
             weight: 1,
         }
     }

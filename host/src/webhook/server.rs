@@ -1,6 +1,6 @@
-//! The HTTPS endpoints: `POST /validate` (AdmissionReview), `/healthz`, `/readyz`, `/metrics`.
-//! Handlers are thin: read the body, parse, decide ([`decide`]), answer; every error maps to a
-//! 400 or to the failure policy in one place.
+//! The HTTPS endpoints: `POST /validate` and `POST /mutate` (AdmissionReview), `/healthz`,
+//! `/readyz`, `/metrics`. Handlers are thin: read the body, parse, review ([`decide`],
+//! [`mutation`]), answer; every error maps to a 400 or to the failure policy in one place.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,11 +15,12 @@ use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Reg
 use serde_json::json;
 use tokio::sync::oneshot;
 
-use super::cache::PolicyCache;
+use super::cache::{Admission, PolicyCache};
 use super::review::{Decision, Request};
 use kube_devops_engine::analysis::report::PodResult;
 use kube_devops_engine::analysis::worker::CallObserver;
 use kube_devops_engine::pod::{self, Origin, Read, Source};
+use kube_devops_engine::remedy::{Operation, plan};
 use kube_devops_policy::crd::OwnedPods;
 
 /// Largest AdmissionReview accepted (the API server's own objects are at most ~1.5 MiB).
@@ -46,33 +47,40 @@ pub struct AppState {
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/validate", post(validate))
+        .route("/mutate", post(mutate))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(state)
 }
 
+/// The review in a body, or the 400 answering it.
+async fn read_review(state: &AppState, body: Body) -> Result<Request, Response> {
+    let bytes = to_bytes(body, MAX_BODY).await.map_err(|_| {
+        bad_request(
+            state,
+            &format!(
+                "the body is over the {} MiB limit or unreadable",
+                MAX_BODY >> 20
+            ),
+        )
+    })?;
+    let request = Request::parse(&bytes).map_err(|error| bad_request(state, &error.to_string()))?;
+    if request.reviewed() && request.object.is_none() {
+        return Err(bad_request(
+            state,
+            "the AdmissionReview request has no object",
+        ));
+    }
+    Ok(request)
+}
+
 async fn validate(State(state): State<Arc<AppState>>, body: Body) -> Response {
     let started = Instant::now();
-    let bytes = match to_bytes(body, MAX_BODY).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
-            return bad_request(
-                &state,
-                &format!(
-                    "the body is over the {} MiB limit or unreadable",
-                    MAX_BODY >> 20
-                ),
-            );
-        }
-    };
-    let request = match Request::parse(&bytes) {
+    let request = match read_review(&state, body).await {
         Ok(request) => request,
-        Err(error) => return bad_request(&state, &error.to_string()),
+        Err(response) => return response,
     };
-    if request.reviewed() && request.object.is_none() {
-        return bad_request(&state, "the AdmissionReview request has no object");
-    }
     let (decision, reason) = decide(&state, &request, started).await;
     let outcome = if decision.allowed {
         "allowed"
@@ -105,6 +113,110 @@ async fn validate(State(state): State<Arc<AppState>>, body: Body) -> Response {
     axum::Json(decision.response(&request.uid)).into_response()
 }
 
+async fn mutate(State(state): State<Arc<AppState>>, body: Body) -> Response {
+    let started = Instant::now();
+    let request = match read_review(&state, body).await {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let (decision, patch, reason) = mutation(&state, &request, started).await;
+    let outcome = match (&patch, decision.allowed) {
+        (_, false) => "denied",
+        (Some(_), true) => "patched",
+        (None, true) => "allowed",
+    };
+    state.metrics.mutations.with_label_values(&[outcome]).inc();
+    state
+        .metrics
+        .latency
+        .with_label_values(&[outcome])
+        .observe(started.elapsed().as_secs_f64());
+    tracing::info!(
+        uid = %request.uid,
+        namespace = %request.namespace,
+        kind = %request.kind.1,
+        name = %request.name,
+        operations = patch.as_ref().map_or(0, Vec::len),
+        outcome,
+        reason,
+        "mutation review"
+    );
+    let mut response = decision.response(&request.uid);
+    if let Some(patch) = patch {
+        use base64::Engine;
+        let text = serde_json::to_vec(&patch).unwrap_or_default();
+        response["response"]["patchType"] = json!("JSONPatch");
+        response["response"]["patch"] =
+            json!(base64::engine::general_purpose::STANDARD.encode(text));
+    }
+    axum::Json(response).into_response()
+}
+
+/// The fixes for a request received at `received`: the JSON Patch of the object's findings'
+/// fixes (none when nothing is fixable), warnings naming fixes left out, and why, for the log.
+/// The mutating webhook never denies for findings (the validating one does, after it);
+/// a review that fails follows the failure policy, as validation does.
+pub async fn mutation(
+    state: &AppState,
+    request: &Request,
+    received: Instant,
+) -> (Decision, Option<Vec<Operation>>, &'static str) {
+    let reviewed = match review(state, request, received, true).await {
+        Ok(reviewed) => reviewed,
+        Err((decision, reason)) => return (decision, None, reason),
+    };
+    let Reviewed {
+        result,
+        pod_pointer,
+        object,
+        ..
+    } = reviewed;
+    if !result.diagnostics.is_empty() && state.failure_policy == FailurePolicy::Fail {
+        let problems: Vec<String> = result.diagnostics.into_iter().map(|d| d.message).collect();
+        return (
+            failure(state, &problems.join("; ")).0,
+            None,
+            "plugin failure (fail-closed)",
+        );
+    }
+    let fixes = result.findings.iter().filter_map(|finding| {
+        let fix = finding.fix.as_ref()?;
+        Some((&*finding.check, finding.container.as_deref(), fix))
+    });
+    let plan = plan(&object, &pod_pointer, fixes);
+    let mut decision = Decision::allow();
+    decision.warnings = plan
+        .dropped
+        .iter()
+        .map(|dropped| {
+            format!(
+                "kube-devops: the fix of {} is not applied: {}",
+                dropped.check, dropped.reason
+            )
+        })
+        .chain(
+            result
+                .diagnostics
+                .iter()
+                .map(|diagnostic| format!("kube-devops: {}", diagnostic.message)),
+        )
+        .collect();
+    if plan.is_empty() {
+        return (decision, None, "nothing to fix");
+    }
+    (decision, Some(plan.operations), "fixes applied")
+}
+
+/// An object analysed for admission.
+struct Reviewed {
+    admission: Arc<Admission>,
+    result: PodResult,
+    /// Where the pod is in the object, for fixes.
+    pod_pointer: String,
+    /// The object as the request sent it, for fixes.
+    object: serde_json::Value,
+}
+
 /// The decision for a request received at `received`, and why, for the log.
 ///
 /// A namespace's policy applies whatever the namespace is called: only namespaces without a
@@ -115,14 +227,31 @@ pub async fn decide(
     request: &Request,
     received: Instant,
 ) -> (Decision, &'static str) {
+    let Reviewed {
+        admission, result, ..
+    } = match review(state, request, received, false).await {
+        Ok(reviewed) => reviewed,
+        Err(answered) => return answered,
+    };
+    verdict(state, request, &admission, result)
+}
+
+/// Runs the plugins on the request's object (asking for fixes when `fixes`), or answers at once
+/// (not reviewed, no policy, exempt, unreadable, shed, late).
+async fn review(
+    state: &AppState,
+    request: &Request,
+    received: Instant,
+    fixes: bool,
+) -> Result<Reviewed, (Decision, &'static str)> {
     if !request.reviewed() {
-        return (Decision::allow(), "not a reviewed kind or operation");
+        return Err((Decision::allow(), "not a reviewed kind or operation"));
     }
     let Some(admission) = state.cache.get(&request.namespace) else {
-        return (Decision::allow(), "no policy in the namespace");
+        return Err((Decision::allow(), "no policy in the namespace"));
     };
     let Some(object) = &request.object else {
-        return (Decision::allow(), "no object");
+        return Err((Decision::allow(), "no object"));
     };
     let text = Arc::new(object.clone());
     let range = 0..text.len();
@@ -130,9 +259,15 @@ pub async fn decide(
         .with_implied_kind(Some(Arc::from(request.kind.1.as_str())));
     let mut input = match pod::read(source) {
         Ok(Read::Pod(input)) => input,
-        Ok(Read::Skipped { .. }) => return (Decision::allow(), "no pod template"),
-        Err(error) => return failure(state, &format!("cannot read the object: {}", error.reason)),
+        Ok(Read::Skipped { .. }) => return Err((Decision::allow(), "no pod template")),
+        Err(error) => {
+            return Err(failure(
+                state,
+                &format!("cannot read the object: {}", error.reason),
+            ));
+        }
     };
+    let pod_pointer = input.source.pod_pointer();
     let record = input.record_mut();
     // The namespace may be missing from the object at CREATE; the request names it.
     if record.metadata.namespace.is_empty() || record.metadata.namespace == pod::DEFAULT_NAMESPACE {
@@ -142,10 +277,14 @@ pub async fn decide(
     record.status = None;
     let deadline = received + state.deadline;
     let (reply, result) = oneshot::channel::<PodResult>();
-    if let Err(shed) = state
-        .analyzer
-        .submit(input, admission.catalog.clone(), reply, deadline)
-    {
+    let fix_defaults = fixes.then(|| admission.fixes.clone());
+    if let Err(shed) = state.analyzer.submit(
+        input,
+        admission.catalog.clone(),
+        fix_defaults,
+        reply,
+        deadline,
+    ) {
         // Answered now, by the failure policy: waiting could only end in a missed deadline.
         state.metrics.shed.with_label_values(&[shed.label()]).inc();
         tracing::warn!(
@@ -162,24 +301,49 @@ pub async fn decide(
                 state.deadline.as_millis()
             ),
         };
-        return failure(state, &problem);
+        return Err(failure(state, &problem));
     }
     let result = match tokio::time::timeout_at(deadline.into(), result).await {
         Ok(Ok(result)) => result,
         // The pool dropped it unrun: its deadline passed while it waited.
         Ok(Err(_)) | Err(_) => {
-            return failure(
+            return Err(failure(
                 state,
                 &format!(
                     "the analysis did not finish within {} ms",
                     state.deadline.as_millis()
                 ),
-            );
+            ));
         }
     };
     if result.exempt {
-        return (Decision::allow(), "exempt");
+        return Err((Decision::allow(), "exempt"));
     }
+    let object = if fixes {
+        match serde_json::from_str(object) {
+            Ok(object) => object,
+            Err(error) => {
+                return Err(failure(state, &format!("cannot read the object: {error}")));
+            }
+        }
+    } else {
+        serde_json::Value::Null
+    };
+    Ok(Reviewed {
+        admission,
+        result,
+        pod_pointer,
+        object,
+    })
+}
+
+/// Allow, warn or deny, from an analysed object's findings and the failure policy.
+fn verdict(
+    state: &AppState,
+    request: &Request,
+    admission: &Admission,
+    result: PodResult,
+) -> (Decision, &'static str) {
     // A workload controller's pods (and ReplicaSets, Jobs) were reviewed as their workload.
     let owned_warn = admission.owned_pods == OwnedPods::Warn && request.from_workload_controller();
     let mut decision = Decision::from_findings(
@@ -294,6 +458,8 @@ async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
 pub struct Metrics {
     registry: Registry,
     pub requests: IntCounterVec,
+    /// Mutation reviews answered, by outcome (`patched`, `allowed`, `denied`).
+    pub mutations: IntCounterVec,
     pub warnings: IntCounterVec,
     pub errors: IntCounterVec,
     pub latency: HistogramVec,
@@ -323,6 +489,11 @@ impl Metrics {
             "requests_total",
             "Admission reviews answered, by decision",
             "decision",
+        );
+        let mutations = counter(
+            "mutations_total",
+            "Mutation reviews answered, by outcome (patched, allowed, denied)",
+            "outcome",
         );
         let warnings = counter("warnings_total", "Warnings returned to clients", "kind");
         let errors = counter(
@@ -376,6 +547,7 @@ impl Metrics {
         Arc::new(Metrics {
             registry,
             requests,
+            mutations,
             warnings,
             errors,
             latency,

@@ -122,6 +122,21 @@ impl Plugin for BestPractices {
             .flat_map(|check| check.evaluate(pod, &self.sensitive))
             .collect()
     }
+
+    /// Missing requests and limits get the policy's `defaultResources`, when it names them;
+    /// the other checks need a human's choice and have no fix.
+    fn fix(&self, pod: &Pod, finding: &Finding, defaults: &FixDefaults) -> Option<Fix> {
+        let resources = defaults.resources.as_ref()?;
+        let (field, value) = match finding.check.as_str() {
+            "cpu-requests-missing" => ("requests/cpu", &resources.cpu_request),
+            "memory-requests-missing" => ("requests/memory", &resources.memory_request),
+            "cpu-limits-missing" => ("limits/cpu", &resources.cpu_limit),
+            "memory-limits-missing" => ("limits/memory", &resources.memory_limit),
+            _ => return None,
+        };
+        let at = pod.container_pointer(finding.container.as_deref()?)?;
+        Some(Fix::new().add(format!("{at}/resources/{field}"), value.clone()?))
+    }
 }
 
 export_plugin!(BestPractices);

@@ -36,6 +36,7 @@
 //! a volume, a sysctl) name none.
 
 mod controls;
+mod fixes;
 mod model;
 
 use kube_devops_sdk::prelude::*;
@@ -131,6 +132,10 @@ impl Plugin for PodSecurity {
             }
         }
         findings
+    }
+
+    fn fix(&self, pod: &Pod, finding: &Finding, _: &FixDefaults) -> Option<Fix> {
+        fixes::fix(pod, finding)
     }
 }
 

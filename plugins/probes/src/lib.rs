@@ -67,6 +67,30 @@ impl Plugin for Probes {
         }
         findings
     }
+
+    /// The seed's enforce mode: a TCP probe on the policy's `defaultProbe.tcpPort`, else the
+    /// container's first port, else 8080; 5 s initial delay and a 10 s period unless set.
+    fn fix(&self, pod: &Pod, finding: &Finding, defaults: &FixDefaults) -> Option<Fix> {
+        let field = match finding.check.as_str() {
+            LIVENESS => "livenessProbe",
+            READINESS => "readinessProbe",
+            _ => return None,
+        };
+        let name = finding.container.as_deref()?;
+        let container = pod.containers().iter().find(|c| c.name == name)?;
+        let port = defaults
+            .probe
+            .tcp_port
+            .or_else(|| container.ports.first().map(|port| port.container_port))
+            .unwrap_or(8080);
+        let probe = serde_json::json!({
+            "tcpSocket": {"port": port},
+            "initialDelaySeconds": defaults.probe.initial_delay_seconds.unwrap_or(5),
+            "periodSeconds": defaults.probe.period_seconds.unwrap_or(10),
+        });
+        let at = pod.container_pointer(name)?;
+        Some(Fix::new().add(format!("{at}/{field}"), probe))
+    }
 }
 
 export_plugin!(Probes);

@@ -3,16 +3,19 @@
 //! [`resources`] with the real server's verbs and rules: paged lists, watches from a
 //! resourceVersion with bookmarks, create/replace with optimistic concurrency, merge and JSON
 //! patches, server-side apply, `/status` subresources, generations, deletion with finalizers.
-//! It also serves `/version`, discovery and SelfSubjectAccessReviews.
+//! It also serves `/version`, discovery and SelfSubjectAccessReviews. On `apps/v1` workloads,
+//! server-side apply records field ownership and answers 409 Conflict as the real one does.
 //!
 //! The test drives the rest of the cluster through [`ApiServer`]: it writes objects, waits for
 //! the store to reach a state, reads the request log, and injects faults (failed requests,
 //! dropped watches, compaction, a restart, a missing CRD). The server stops when dropped.
 //!
-//! Layout: `store.rs` holds objects and history, `verbs.rs` the rules of each write, `watch.rs`
-//! the streams, `routes.rs` the HTTP handlers, `resources.rs` the resource table and paths;
+//! Layout: `store.rs` holds objects and history, `verbs.rs` the rules of each write, `apply.rs`
+//! field ownership, `watch.rs` the streams, `routes.rs` the HTTP handlers, `resources.rs` the
+//! resource table and paths;
 //! `json.rs`, `json_patch.rs`, `selector.rs`, `generated.rs` and `status.rs` are helpers.
 
+mod apply;
 mod generated;
 mod json;
 mod json_patch;
@@ -35,7 +38,7 @@ use serde_json::{Value, json};
 pub use store::Store;
 
 use json::typed;
-use resources::{PODS, by_type};
+use resources::{PODS, RESOURCES, by_type};
 
 /// What the fixture serves, shared between the server thread and the test.
 pub struct Cluster {
@@ -204,6 +207,52 @@ impl ApiServer {
             .write(|store| store.put(resource, object))
             .unwrap_or_else(|error| panic!("apply_object: {}", error.message));
         typed(resource, &stored)
+    }
+
+    /// Server-side apply of `object` by field manager `manager` (a `kubectl apply
+    /// --server-side`, Argo CD, …), as a client would send it but not in the request log:
+    /// where the resource has field ownership, the fields become `manager`'s. Returns the stored
+    /// object, or the `Status` of the refusal (409 Conflict without `force`).
+    pub fn apply_as(&self, manager: &str, object: Value, force: bool) -> Result<Value, Value> {
+        let (api_version, kind) = (
+            object["apiVersion"].as_str().unwrap_or_default(),
+            object["kind"].as_str().unwrap_or_default(),
+        );
+        let resource = by_type(api_version, kind)
+            .unwrap_or_else(|| panic!("the fixture has no resource for {api_version} {kind}"));
+        let key = (
+            object["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or(if RESOURCES[resource].namespaced {
+                    "default"
+                } else {
+                    ""
+                })
+                .to_owned(),
+            object["metadata"]["name"]
+                .as_str()
+                .expect("apply_as: metadata.name")
+                .to_owned(),
+        );
+        let applier = verbs::Applier {
+            manager: manager.to_owned(),
+            force,
+        };
+        let body = object.to_string();
+        self.cluster
+            .write(|store| {
+                verbs::patch(
+                    store,
+                    resource,
+                    &key,
+                    verbs::PatchType::Apply,
+                    body.as_bytes(),
+                    false,
+                    &applier,
+                )
+            })
+            .map(|(stored, _)| typed(resource, &stored))
+            .map_err(|error| error.status_object())
     }
 
     /// Deletes an object as `kubectl delete` would: at once, or with finalizers by marking it

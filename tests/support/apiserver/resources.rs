@@ -17,6 +17,9 @@ pub struct Resource {
     pub status_subresource: bool,
     /// Sets and bumps `metadata.generation` (resources with a status subresource, and CRDs).
     pub tracks_generation: bool,
+    /// Server-side apply records `managedFields` per manager and refuses, without `force`, to
+    /// change a field another manager set (`apply.rs`); elsewhere an apply is a deep merge.
+    pub field_ownership: bool,
 }
 
 impl Resource {
@@ -53,11 +56,20 @@ const fn resource(
         namespaced,
         status_subresource,
         tracks_generation: status_subresource,
+        field_ownership: false,
+    }
+}
+
+/// An `apps/v1` workload: a status subresource and field ownership, as the real server has.
+const fn workload(plural: &'static str, kind: &'static str) -> Resource {
+    Resource {
+        field_ownership: true,
+        ..resource("apps", "v1", "apps/v1", plural, kind, true, true)
     }
 }
 
 /// Every resource the fixture serves. Indexes into this table identify resources elsewhere.
-pub static RESOURCES: [Resource; 7] = [
+pub static RESOURCES: [Resource; 11] = [
     resource("", "v1", "v1", "pods", "Pod", true, false),
     resource("", "v1", "v1", "events", "Event", true, false),
     resource(
@@ -108,6 +120,10 @@ pub static RESOURCES: [Resource; 7] = [
             false,
         )
     },
+    workload("deployments", "Deployment"),
+    workload("statefulsets", "StatefulSet"),
+    workload("daemonsets", "DaemonSet"),
+    workload("replicasets", "ReplicaSet"),
 ];
 
 /// Index of the `pods` resource.

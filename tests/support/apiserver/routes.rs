@@ -17,6 +17,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use super::Cluster;
+use super::apply::Applier;
 use super::json::typed_json;
 use super::resources::{RESOURCES, Route, Target, route};
 use super::selector::Selectors;
@@ -380,6 +381,10 @@ impl ResourceRequest {
             ));
         }
         let key = self.key(name);
+        let applier = Applier {
+            manager: self.param("fieldManager").unwrap_or_default().to_owned(),
+            force: self.flag("force"),
+        };
         let (stored, created) = self.cluster.write(|store| {
             patch(
                 store,
@@ -388,6 +393,7 @@ impl ResourceRequest {
                 patch_type,
                 body,
                 self.target.status,
+                &applier,
             )
         })?;
         let code = if created {

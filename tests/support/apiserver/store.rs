@@ -647,6 +647,12 @@ fn restore_system_fields(info: &Resource, key: &Key, old: &Object, new: &mut Obj
             None => meta.remove(field),
         };
     }
+    // An update that does not mention `managedFields` keeps them, as the real server does.
+    if !meta.contains_key("managedFields")
+        && let Some(managed) = old_meta.and_then(|m| m.get("managedFields"))
+    {
+        meta.insert("managedFields".into(), managed.clone());
+    }
     meta.insert("name".into(), json!(key.1));
     if info.namespaced {
         meta.insert("namespace".into(), json!(key.0));

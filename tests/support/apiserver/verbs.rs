@@ -5,6 +5,8 @@
 use axum::body::Bytes;
 use serde_json::Value;
 
+pub use super::apply::Applier;
+use super::apply::apply;
 use super::json::{Object, merge_patch, meta_mut, meta_str};
 use super::json_patch;
 use super::resources::{RESOURCES, Resource};
@@ -14,8 +16,9 @@ use super::store::{Key, Origin, Store};
 /// How a PATCH body is read, from its content type.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum PatchType {
-    /// Server-side apply (`application/apply-patch+yaml`), here a deep merge of the applied
-    /// object: objects merge, arrays and scalars replace.
+    /// Server-side apply (`application/apply-patch+yaml`): with field ownership where the
+    /// resource has it (`apply.rs`), elsewhere a deep merge of the applied object: objects
+    /// merge, arrays and scalars replace.
     Apply,
     /// RFC 7386 merge patch; strategic merge patches are read the same way.
     Merge,
@@ -94,7 +97,8 @@ pub fn replace(
     })
 }
 
-/// PATCH; returns the stored object and whether an apply created it.
+/// PATCH; returns the stored object and whether an apply created it. `applier` is the apply's
+/// field manager and `force`.
 pub fn patch(
     store: &mut Store,
     resource: usize,
@@ -102,6 +106,7 @@ pub fn patch(
     patch_type: PatchType,
     body: &[u8],
     status: bool,
+    applier: &Applier,
 ) -> ApiResult<(Bytes, bool)> {
     if patch_type == PatchType::Json {
         let operations = parse_json(body)?;
@@ -118,6 +123,9 @@ pub fn patch(
             return Err(ApiError::bad_request(
                 "an apply patch must set apiVersion and kind",
             ));
+        }
+        if info.field_ownership && !status {
+            return owned_apply(store, resource, key, patch, applier);
         }
         if store.get(resource, key).is_none() && !status {
             // Apply creates what is missing; the name comes from the URL.
@@ -144,6 +152,33 @@ pub fn patch(
             }
         };
         Ok(scoped(info, old, candidate, status))
+    })?;
+    Ok((stored, false))
+}
+
+/// Server-side apply on a resource with field ownership: creates or updates the object with
+/// `managedFields`, or refuses a conflicting change.
+fn owned_apply(
+    store: &mut Store,
+    resource: usize,
+    key: &Key,
+    patch: Object,
+    applier: &Applier,
+) -> ApiResult<(Bytes, bool)> {
+    let info = &RESOURCES[resource];
+    if store.get(resource, key).is_none() {
+        let mut object = apply(info, &key.1, None, patch, applier)?;
+        meta_mut(&mut object).insert("name".into(), key.1.clone().into());
+        let namespace = info.namespaced.then_some(key.0.as_str());
+        return Ok((
+            store.create(resource, namespace, object, Origin::Api)?,
+            true,
+        ));
+    }
+    let stored = store.update(resource, key, |old| {
+        check_resource_version(info, key, old, &patch)?;
+        let candidate = apply(info, &key.1, Some(old), patch, applier)?;
+        Ok(scoped(info, old, candidate, false))
     })?;
     Ok((stored, false))
 }

@@ -1,8 +1,8 @@
 //! Example plugin: flags privileged containers, and `hostPath` volumes unless their path is
 //! allowed by the `allowedHostPaths` setting.
 //!
-//! It shows the three things most custom checks need: typed records (`privileged`), the full
-//! pod JSON on demand for a field the records do not carry (`spec.volumes`), and settings.
+//! It shows what most custom checks need: typed records (`privileged`, the volumes),
+//! settings, and a fix (`kube-devops fix`, the mutating webhook, enforce mode).
 
 use kube_devops_sdk::prelude::*;
 use serde::Deserialize;
@@ -86,6 +86,16 @@ impl Plugin for NoPrivileged {
             }
         }
         findings
+    }
+
+    /// A privileged container's fix sets `privileged: false`; a hostPath volume has none,
+    /// since only a human knows what the pod needs from the node.
+    fn fix(&self, pod: &Pod, finding: &Finding, _: &FixDefaults) -> Option<Fix> {
+        if finding.check != PRIVILEGED {
+            return None;
+        }
+        let at = pod.container_pointer(finding.container.as_deref()?)?;
+        Some(Fix::new().replace(format!("{at}/securityContext/privileged"), false))
     }
 }
 

@@ -52,6 +52,9 @@ pub struct Config {
     /// Kinds read beyond the seed's; default none (other kinds are skipped).
     #[serde(default)]
     pub pod_templates: Vec<TemplateKindConfig>,
+    /// What fixes fill in (`kube-devops fix`): `defaultProbe`, `defaultResources`.
+    #[serde(default)]
+    pub remediation: crate::remedy::RemediationConfig,
 }
 
 /// A plugin's sandbox limits, in the config file and in a DevOpsPolicy's `plugins[].limits`;

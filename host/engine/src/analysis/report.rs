@@ -91,6 +91,10 @@ pub struct FindingRow {
     /// Where the object is declared in the input files; absent for cluster input.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<Provenance>,
+    /// The plugin's fix, relative to the pod: only when fixes were asked for (`fix`, the
+    /// mutating webhook, enforce mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<crate::remedy::Fix>,
     /// Score points per unit of magnitude; orders findings, not printed.
     #[serde(skip)]
     pub weight: u32,

@@ -16,9 +16,10 @@ use std::time::{Duration, Instant};
 use super::catalog::{ActivePlugin, Catalog};
 use super::exemption::Exemption;
 use super::report::{Diagnostic, DiagnosticKind, FindingRow, PodResult, Provenance};
-use crate::contract::Finding;
+use crate::contract::{Finding, FixDefaults};
 use crate::pod::PodInput;
-use crate::wasm::{CallError, Instance};
+use crate::remedy::{Fix, Operation};
+use crate::wasm::{CallError, Instance, Proposals};
 
 /// Failures in a row after which a plugin is no longer called in this run.
 pub(crate) const MAX_CONSECUTIVE_FAILURES: u32 = 3;
@@ -42,6 +43,8 @@ pub struct Worker<'a> {
     catalog: &'a Catalog,
     slots: Vec<Slot>,
     observer: Option<&'a dyn CallObserver>,
+    /// Set when the plugins are asked for fixes, filled in with these defaults.
+    fixes: Option<Arc<FixDefaults>>,
 }
 
 impl<'a> Worker<'a> {
@@ -51,7 +54,14 @@ impl<'a> Worker<'a> {
             catalog,
             slots,
             observer: None,
+            fixes: None,
         }
+    }
+
+    /// The worker, also asking every plugin for fixes of its findings ([`FindingRow::fix`]).
+    pub fn remediating(mut self, defaults: Arc<FixDefaults>) -> Self {
+        self.fixes = Some(defaults);
+        self
     }
 
     /// A worker that reports each plugin call to `observer`.
@@ -88,20 +98,25 @@ impl<'a> Worker<'a> {
             } else {
                 slot.instance.take().or_else(|| plugin.take_idle())
             };
-            let mut outcome = call(plugin, slot, reused, pod);
+            let fixes = self.fixes.as_ref();
+            let mut outcome = call(plugin, slot, reused, pod, fixes);
             // A time-out may be the machine's doing, not the plugin's: once more, on a fresh
             // instance, before it counts.
             let retried = matches!(outcome, Err(CallError::Timeout(_)));
             if retried {
-                outcome = call(plugin, slot, None, pod);
+                outcome = call(plugin, slot, None, pod, fixes);
             }
             if let Some(observer) = self.observer {
                 observer.observe(plugin.name(), started.elapsed(), outcome.is_err());
             }
             match outcome {
-                Ok(findings) => {
+                Ok((findings, proposals)) => {
                     slot.failures = 0;
-                    accept(plugin, pod, &mut names, &exemption, findings, &mut result);
+                    let returned = Returned {
+                        findings,
+                        proposals,
+                    };
+                    accept(plugin, pod, &mut names, &exemption, returned, &mut result);
                 }
                 Err(error) => {
                     // The failed instance was not put back: the next pod gets a fresh one.
@@ -135,17 +150,29 @@ fn call(
     slot: &mut Slot,
     reused: Option<Instance>,
     pod: &PodInput,
-) -> Result<Vec<Finding>, CallError> {
+    fixes: Option<&Arc<FixDefaults>>,
+) -> Result<(Vec<Finding>, Option<Proposals>), CallError> {
     let mut instance = match reused {
         Some(instance) => instance,
         None => Instance::start(&plugin.plugin)?,
     };
-    let findings = instance.analyze(pod)?;
+    let returned = match fixes {
+        Some(defaults) => instance
+            .analyze_with_fixes(pod, defaults)
+            .map(|(findings, proposals)| (findings, Some(proposals)))?,
+        None => (instance.analyze(pod)?, None),
+    };
     // An isolated plugin's instance ends with its pod.
     if !plugin.fresh_per_pod {
         slot.instance = Some(instance);
     }
-    Ok(findings)
+    Ok(returned)
+}
+
+/// What one call returned: findings, and the fixes proposed for them when asked.
+struct Returned {
+    findings: Vec<Finding>,
+    proposals: Option<Proposals>,
 }
 
 /// A worker's healthy instances go back to their plugins for the next worker.
@@ -209,9 +236,13 @@ fn accept(
     pod: &PodInput,
     names: &mut PodNames,
     exemption: &Exemption,
-    findings: Vec<Finding>,
+    returned: Returned,
     result: &mut PodResult,
 ) {
+    let Returned {
+        findings,
+        mut proposals,
+    } = returned;
     let limit = plugin.plugin.limits.max_findings;
     if findings.len() > limit {
         let message = format!(
@@ -224,7 +255,11 @@ fn accept(
             .diagnostics
             .push(plugin_diagnostic(plugin, pod, message));
     }
-    for finding in findings.into_iter().take(limit) {
+    let count = findings.len();
+    for (index, finding) in findings.into_iter().enumerate().take(limit) {
+        let proposal = proposals
+            .as_mut()
+            .and_then(|proposals| proposals.by_finding.remove(&(index as u32)));
         let Some(rule) = plugin.rule(&finding.check) else {
             let message = format!(
                 "plugin `{}` returned a finding for check `{}`, which it does not declare; ignored",
@@ -248,6 +283,29 @@ fn accept(
             _ => rule.severity,
         };
         let source = names.provenance(pod, finding.container.as_deref());
+        let fix = proposal.and_then(|operations| {
+            let checked: Result<Vec<Operation>, _> = operations
+                .into_iter()
+                .map(Operation::from_proposal)
+                .collect();
+            match checked {
+                Ok(operations) if operations.is_empty() => None,
+                Ok(operations) => Some(Fix::from(operations)),
+                Err(error) => {
+                    let message = format!(
+                        "plugin `{}` proposed a fix for check `{}` on pod {} that is refused: {}",
+                        plugin.name(),
+                        rule.id,
+                        pod.key(),
+                        crate::error::chain(&error)
+                    );
+                    result
+                        .diagnostics
+                        .push(plugin_diagnostic(plugin, pod, message));
+                    None
+                }
+            }
+        });
         result.findings.push(FindingRow {
             plugin: plugin.name.clone(),
             check: rule.id.clone(),
@@ -260,8 +318,28 @@ fn accept(
             message: truncate(finding.message),
             magnitude: finding.magnitude,
             source,
+            fix,
             weight: rule.weight,
         });
+    }
+    if let Some(proposals) = proposals {
+        let stray = proposals
+            .by_finding
+            .keys()
+            .filter(|index| **index as usize >= count)
+            .count();
+        if stray > 0 || proposals.dropped > 0 {
+            let message = format!(
+                "plugin `{}` proposed fixes on pod {} that are ignored: {stray} for findings it did not return, {} over the limit of {} bytes",
+                plugin.name(),
+                pod.key(),
+                proposals.dropped,
+                Proposals::MAX_BYTES
+            );
+            result
+                .diagnostics
+                .push(plugin_diagnostic(plugin, pod, message));
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 //! ([`crate::pod::read`]) is left to the analysis workers. A broken document is reported with
 //! its file and line and the rest of the input still counts.
 
+pub mod edit;
 mod json;
 mod yaml;
 
@@ -14,7 +15,8 @@ use std::io::{self, BufRead, Read};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::files::{self, Input};
+use crate::files;
+pub use crate::files::{Input, Inputs, resolve};
 use crate::pod::{InputError, Source};
 
 /// Bytes one input may hold by default (`--max-input-bytes`): an endless input (a link to

@@ -208,6 +208,23 @@ enum TemplateAt {
 }
 
 impl PodSource {
+    /// Where the pod is in the object, as a JSON Pointer: empty for a Pod, `/spec/template`
+    /// for a Deployment, `/spec/jobTemplate/spec/template` for a CronJob. Fixes, which speak
+    /// of the pod, are placed under it.
+    pub fn pod_pointer(&self) -> String {
+        match &self.template {
+            None => String::new(),
+            Some(TemplateAt::Spec) if &*self.kind == "CronJob" => {
+                "/spec/jobTemplate/spec/template".to_owned()
+            }
+            Some(TemplateAt::Spec) => "/spec/template".to_owned(),
+            Some(TemplateAt::Path(path)) => path
+                .iter()
+                .map(|token| format!("/{}", crate::remedy::escape(token)))
+                .collect(),
+        }
+    }
+
     /// The pod as Kubernetes JSON. A workload's pod is built from its template, named after the
     /// workload, as the pod the workload would create.
     pub fn pod_json(&self) -> String {

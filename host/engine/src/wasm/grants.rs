@@ -45,6 +45,11 @@ pub const GRANTS: &[Grant] = &[
         "the pod under analysis, part by part",
     ),
     grant("kube-devops:analyzer/host", "0.2", "the analysis time"),
+    grant(
+        "kube-devops:analyzer/remediation",
+        "0.2",
+        "proposing fixes for its own findings, when the host asks for them",
+    ),
     grant("kube-devops:analyzer/types", "0.2", "types only"),
     grant(
         "kube-devops:analyzer/host",
@@ -171,6 +176,9 @@ fn link(linker: &mut Linker<HostState>, grant: &Grant) -> wasmtime::Result<()> {
         }
         ("kube-devops:analyzer/host", "0.2") => {
             contract::host::add_to_linker::<T, HasSelf<T>>(l, |state| state)?;
+        }
+        ("kube-devops:analyzer/remediation", "0.2") => {
+            contract::remediation::add_to_linker::<T, HasSelf<T>>(l, |state| state)?;
         }
         ("kube-devops:analyzer/host", "0.1") => {
             contract_v0_1::host::add_to_linker::<T, HasSelf<T>>(l, |state| state)?;

@@ -1,5 +1,5 @@
-//! What a plugin calls in the host: the `pod` resource's accessors and `analysis-time` of
-//! contract 0.2.0, `pod-json` and `analysis-time` of 0.1.0. Each reads the pod of the call in
+//! What a plugin calls in the host: the `pod` resource's accessors, `analysis-time` and the
+//! `remediation` functions of contract 0.2, `pod-json` and `analysis-time` of 0.1.0. Each reads the pod of the call in
 //! progress, kept in the instance's state for the length of the call.
 //!
 //! The host hands the guest a borrow of the `pod` resource whose representation means nothing
@@ -9,7 +9,7 @@
 use wasmtime::component::Resource;
 
 use super::sandbox::{CallPod, HostState};
-use crate::contract::kube_devops::analyzer::{host, pod, types};
+use crate::contract::kube_devops::analyzer::{host, pod, remediation, types};
 use crate::contract::v0_1::kube_devops::analyzer as v0_1;
 use crate::contract::{Container, ObjectMeta, PodSpec, PodStatus, Volume};
 
@@ -71,6 +71,21 @@ impl pod::HostPod for HostState {
 impl host::Host for HostState {
     fn analysis_time(&mut self) -> i64 {
         self.analysis_time
+    }
+}
+
+impl remediation::Host for HostState {
+    fn requested(&mut self) -> Option<remediation::Defaults> {
+        self.fixes
+            .as_ref()
+            .map(|fixes| fixes.defaults.as_ref().clone())
+    }
+
+    fn propose(&mut self, finding: u32, operations: Vec<remediation::PatchOperation>) {
+        // Proposals nobody asked for are dropped: analysis that only reports keeps nothing.
+        if let Some(fixes) = &mut self.fixes {
+            fixes.propose(finding, operations);
+        }
     }
 }
 

@@ -22,7 +22,7 @@ impl Contract {
     pub fn world(self) -> &'static str {
         match self {
             Contract::V0_1 => "kube-devops:analyzer/analyzer@0.1.0",
-            Contract::V0_2 => "kube-devops:analyzer/analyzer@0.2.0",
+            Contract::V0_2 => "kube-devops:analyzer/analyzer@0.2.1",
         }
     }
 
@@ -57,8 +57,38 @@ impl Contract {
     }
 }
 
+/// The world `component` was built for, named with the newest version of the contract it
+/// imports: a 0.2.0 build says 0.2.0 although the host links 0.2.1.
+pub(super) fn world_of(
+    engine: &wasmtime::Engine,
+    component: &wasmtime::component::Component,
+) -> String {
+    let newest = component
+        .component_type()
+        .imports(engine)
+        .filter_map(|(name, _)| {
+            let version = name
+                .strip_prefix("kube-devops:analyzer/")?
+                .split_once('@')?
+                .1;
+            let parts: Vec<u64> = version
+                .split('.')
+                .map(|n| n.parse().ok())
+                .collect::<Option<_>>()?;
+            Some((parts, version.to_owned()))
+        })
+        .max();
+    match newest {
+        Some((_, version)) => format!("kube-devops:analyzer/analyzer@{version}"),
+        None => Contract::imported_by(engine, component)
+            .unwrap_or(Contract::V0_2)
+            .world()
+            .to_owned(),
+    }
+}
+
 /// The contract version new plugins are built against.
-pub const WORLD: &str = "kube-devops:analyzer/analyzer@0.2.0";
+pub const WORLD: &str = "kube-devops:analyzer/analyzer@0.2.1";
 
 /// One import and what the sandbox gives for it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -74,8 +104,9 @@ pub struct Import {
 pub struct Shape {
     pub imports: Vec<Import>,
     pub exports: Vec<String>,
-    /// The world it was built for, when it exports the contract's three functions.
-    pub world: Option<&'static str>,
+    /// The world it was built for (`…/analyzer@0.2.0`: the newest contract version among its
+    /// imports), when it exports the contract's three functions.
+    pub world: Option<String>,
 }
 
 /// Every import of `component` that the allow-list does not grant, as `name (why)`: all of
@@ -144,11 +175,7 @@ fn shape_of(engine: &wasmtime::Engine, component: &wasmtime::component::Componen
     let world = ["analyze", "configure", "metadata"]
         .iter()
         .all(|name| exports.iter().any(|export| export == name))
-        .then(|| {
-            Contract::imported_by(engine, component)
-                .unwrap_or(Contract::V0_2)
-                .world()
-        });
+        .then(|| world_of(engine, component));
     Shape {
         imports,
         exports,

@@ -7,15 +7,16 @@
 //! limit and lets the call go on while it is under. A wall-time cap (ten times the limit) still
 //! bounds a call on a machine so loaded that the thread barely runs.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::Resource;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::plugin::Pre;
-use super::sandbox::{Breach, CallPod};
+use super::sandbox::{Breach, CallPod, Proposals};
 use super::{HostState, Limits, LoadedPlugin, deadline_ticks};
-use crate::contract::{Analyzer, Finding, PluginMetadata, v0_1};
+use crate::contract::{Analyzer, Finding, FixDefaults, PluginMetadata, v0_1};
 use crate::pod::PodInput;
 
 /// Why a call into a plugin failed. The instance is unusable afterwards.
@@ -123,8 +124,31 @@ impl Instance {
 
     /// The plugin's findings for `pod`.
     pub fn analyze(&mut self, pod: &PodInput) -> Result<Vec<Finding>, CallError> {
+        self.call_analyze(pod, None).map(|(findings, _)| findings)
+    }
+
+    /// The plugin's findings for `pod` and the fixes it proposes for them, filled in with
+    /// `defaults`. A 0.1.0 component, or one that proposes nothing, has no fixes.
+    pub fn analyze_with_fixes(
+        &mut self,
+        pod: &PodInput,
+        defaults: &Arc<FixDefaults>,
+    ) -> Result<(Vec<Finding>, Proposals), CallError> {
+        let (findings, fixes) = self.call_analyze(pod, Some(defaults))?;
+        Ok((
+            findings,
+            fixes.unwrap_or_else(|| Proposals::new(defaults.clone())),
+        ))
+    }
+
+    fn call_analyze(
+        &mut self,
+        pod: &PodInput,
+        defaults: Option<&Arc<FixDefaults>>,
+    ) -> Result<(Vec<Finding>, Option<Proposals>), CallError> {
         self.arm();
         let state = self.store.data_mut();
+        state.fixes = defaults.map(|defaults| Proposals::new(defaults.clone()));
         state.pod = Some(CallPod {
             record: pod.record.clone(),
             source: pod.source.clone(),
@@ -143,8 +167,12 @@ impl Instance {
                 .call_analyze(&mut self.store, pod.legacy())
                 .map(|findings| findings.into_iter().map(Into::into).collect()),
         };
-        self.store.data_mut().pod = None;
-        result.map_err(|error| classify(&self.store, self.limits, error))
+        let state = self.store.data_mut();
+        state.pod = None;
+        let fixes = state.fixes.take();
+        result
+            .map(|findings| (findings, fixes))
+            .map_err(|error| classify(&self.store, self.limits, error))
     }
 
     /// Restarts the time limit for the next call.

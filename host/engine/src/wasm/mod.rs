@@ -33,8 +33,8 @@ pub use cache::{CacheOutcome, ModuleCache};
 pub use inspect::{Access, Contract, Import, Shape, WORLD};
 pub use instance::{CallError, Instance};
 pub use plugin::{LoadError, LoadedPlugin, PluginOrigin, SettingsFor, sha256_hex};
-pub use sandbox::Breach;
 use sandbox::HostState;
+pub use sandbox::{Breach, Proposals};
 
 /// How often the epoch advances. Time limits are counted in these ticks, so a call is stopped
 /// between its limit and one tick later.

@@ -48,7 +48,7 @@ pub enum LoadError {
         source: BoxError,
     },
     #[error(
-        "{origin} does not fit the kube-devops:analyzer world (0.2.0, or 0.1.0 for older components)"
+        "{origin} does not fit the kube-devops:analyzer world (0.2, or 0.1.0 for older components)"
     )]
     Link {
         origin: PluginOrigin,
@@ -163,6 +163,12 @@ impl LoadedPlugin {
     /// The contract version the component was built against.
     pub fn contract(&self) -> Contract {
         self.pre.contract()
+    }
+
+    /// The contract version the component was built against (`0.2.0`, `0.2.1`, `0.1.0`).
+    pub fn contract_version(&self) -> String {
+        let world = super::inspect::world_of(&self.runtime.engine, self.pre.component());
+        world.rsplit('@').next().unwrap_or_default().to_owned()
     }
 }
 

@@ -6,6 +6,7 @@
 //! Writes to stdout and stderr land in a small buffer that keeps the tail, so a panic message can
 //! be shown in the diagnostic without a chatty plugin ever failing on a full pipe.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -19,7 +20,7 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::random::WasiRandomCtx;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
-use crate::contract::Pod;
+use crate::contract::{FixDefaults, PatchOperation, Pod};
 use crate::pod::PodSource;
 
 /// Bytes of a plugin's output kept for diagnostics.
@@ -33,6 +34,8 @@ pub struct HostState {
     output: TailBuffer,
     /// The pod of the call in progress, for the `pod` accessors and `pod-json`.
     pub(super) pod: Option<CallPod>,
+    /// The fixes the call in progress proposes, when the caller asked for them.
+    pub(super) fixes: Option<Proposals>,
     /// Unix seconds when the call in progress began, for `analysis-time`.
     pub(super) analysis_time: i64,
     /// When the call in progress began, for its time limit.
@@ -62,6 +65,7 @@ impl HostState {
             limits,
             output,
             pod: None,
+            fixes: None,
             analysis_time: 0,
             call_clock: super::instance::CallClock::start(Duration::ZERO),
         }
@@ -101,6 +105,45 @@ impl WasiView for HostState {
 pub(super) struct CallPod {
     pub(super) record: Arc<Pod>,
     pub(super) source: Arc<PodSource>,
+}
+
+/// What one call proposed as fixes, bounded: a plugin cannot make the host hold more than
+/// [`Proposals::MAX_BYTES`] of them.
+#[derive(Debug)]
+pub struct Proposals {
+    pub(super) defaults: Arc<FixDefaults>,
+    /// Per finding index, its operations; a later proposal for the same finding replaces it.
+    pub by_finding: BTreeMap<u32, Vec<PatchOperation>>,
+    bytes: usize,
+    /// Proposals dropped for going over the bound.
+    pub dropped: usize,
+}
+
+impl Proposals {
+    /// Bytes of paths and values one call may propose.
+    pub const MAX_BYTES: usize = 1 << 20;
+
+    pub(super) fn new(defaults: Arc<FixDefaults>) -> Self {
+        Proposals {
+            defaults,
+            by_finding: BTreeMap::new(),
+            bytes: 0,
+            dropped: 0,
+        }
+    }
+
+    pub(super) fn propose(&mut self, finding: u32, operations: Vec<PatchOperation>) {
+        let bytes: usize = operations
+            .iter()
+            .map(|op| op.path.len() + op.value.as_ref().map_or(0, String::len))
+            .sum();
+        if self.bytes + bytes > Self::MAX_BYTES {
+            self.dropped += 1;
+            return;
+        }
+        self.bytes += bytes;
+        self.by_finding.insert(finding, operations);
+    }
 }
 
 /// A resource limit an instance ran into: the typed cause of the trap that ended its call.
