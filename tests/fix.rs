@@ -275,3 +275,33 @@ fn a_bad_document_is_named_and_the_rest_is_fixed() {
             .contains("readinessProbe")
     );
 }
+
+/// A plugin's fix is checked at the boundary: one that reaches outside the pod's spec, labels
+/// and annotations is refused whole with a diagnostic naming the path, and one over the size
+/// bound is dropped; neither changes the file, and the run goes on.
+#[test]
+fn a_hostile_plugins_fixes_are_refused_and_change_nothing() {
+    let dir = support::temp_dir();
+    let original = "kind: Pod\nmetadata: {name: victim}\nspec:\n  containers:\n  - name: app\n    image: app:1\n    livenessProbe: {exec: {command: [ok]}}\n    readinessProbe: {exec: {command: [ok]}}\n";
+    let plugin = support::plugin_wasm("misbehave");
+    for (mode, said) in [
+        (
+            "fix-outside",
+            "`/metadata/name` is outside what a fix may change",
+        ),
+        ("fix-flood", "over the limit of 1048576 bytes"),
+    ] {
+        let path = support::write(dir.path(), &format!("{mode}.yaml"), original);
+        let config = support::write(
+            dir.path(),
+            &format!("{mode}.config.yaml"),
+            &format!("plugins:\n  misbehave:\n    settings: {{mode: {mode}}}\n"),
+        );
+        let run = support::run(&[
+            "fix", "-f", &path, "--plugin", &plugin, "--config", &config, "--write",
+        ]);
+        assert_eq!(run.code, 0, "{mode}: {run:?}");
+        assert!(run.stderr.contains(said), "{mode}: {run:?}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), original, "{mode}");
+    }
+}

@@ -119,8 +119,12 @@ pub struct Proposals {
     pub dropped: usize,
 }
 
+/// What an operation costs in [`Proposals::MAX_BYTES`] besides its path and value.
+const OPERATION_OVERHEAD: usize = 64;
+
 impl Proposals {
-    /// Bytes of paths and values one call may propose.
+    /// Bytes of operations one call may propose: paths, values, and
+    /// [`OPERATION_OVERHEAD`] each.
     pub const MAX_BYTES: usize = 1 << 20;
 
     pub(super) fn new(defaults: Arc<FixDefaults>) -> Self {
@@ -133,9 +137,10 @@ impl Proposals {
     }
 
     pub(super) fn propose(&mut self, finding: u32, operations: Vec<PatchOperation>) {
+        // Each operation counts for more than its text, so empty ones cannot pile up unbounded.
         let bytes: usize = operations
             .iter()
-            .map(|op| op.path.len() + op.value.as_ref().map_or(0, String::len))
+            .map(|op| OPERATION_OVERHEAD + op.path.len() + op.value.as_ref().map_or(0, String::len))
             .sum();
         if self.bytes + bytes > Self::MAX_BYTES {
             self.dropped += 1;

@@ -42,6 +42,11 @@ enum Mode {
     /// nor `/`, so splitting on spaces recovers the keys: any key before the last one proves
     /// this instance's memory carried an earlier pod's data into this pod's findings.
     Stash,
+    /// Proposes, as its finding's fix, operations outside what a fix may change (the pod's
+    /// name, its status) besides a label it may set.
+    FixOutside,
+    /// Proposes a fix of 50 000 operations, several MiB: over the host's bound.
+    FixFlood,
     /// Burns CPU for `spinIterations` loop iterations, then returns the normal finding: a slow
     /// plugin for overload tests, since the frozen sandbox clocks cannot time a wait.
     Spin,
@@ -84,6 +89,26 @@ impl Plugin for Misbehave {
 
     fn new(settings: Settings) -> Result<Self, String> {
         Ok(Misbehave(settings))
+    }
+
+    fn fix(&self, pod: &Pod, _: &Finding, _: &FixDefaults) -> Option<Fix> {
+        let targeted = self
+            .0
+            .only_pod
+            .as_ref()
+            .is_none_or(|name| *name == pod.name());
+        match (&self.0.mode, targeted) {
+            (Mode::FixOutside, true) => Some(
+                Fix::new()
+                    .add("/metadata/labels/fixed", "yes")
+                    .replace("/metadata/name", "hijacked")
+                    .add("/status/phase", "Running"),
+            ),
+            (Mode::FixFlood, true) => Some((0..50_000).fold(Fix::new(), |fix, n| {
+                fix.add(format!("/metadata/labels/flood-{n}"), "x")
+            })),
+            _ => None,
+        }
     }
 
     fn analyze(&self, pod: &Pod) -> Vec<Finding> {
@@ -139,6 +164,7 @@ impl Plugin for Misbehave {
                 }
                 vec![Finding::new(CHECK, message)]
             }
+            Mode::FixOutside | Mode::FixFlood => vec![Finding::new(CHECK, "found")],
             Mode::Spin => {
                 let mut counter: u64 = 0;
                 // black_box on the bound and the counter keeps the loop from being folded away.
