@@ -386,6 +386,19 @@ fn a_plugin_that_loops_forever_fails_open_or_closed_within_the_deadline() {
         let text = response.to_string();
         assert!(text.contains("misbehave"), "{policy_flag}: {text}");
         assert!(text.contains("timed out"), "{policy_flag}: {text}");
+        // The mutating webhook fails the same way, and proposes no patch from a failed review.
+        let started = Instant::now();
+        let mutated = webhook.mutate(NS, clean_pod("web"));
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "answered after the deadline"
+        );
+        assert_eq!(mutated["allowed"], allowed, "{policy_flag}: {mutated}");
+        assert!(mutated.get("patch").is_none(), "{policy_flag}: {mutated}");
+        assert!(
+            mutated.to_string().contains("timed out"),
+            "{policy_flag}: {mutated}"
+        );
     }
 }
 
