@@ -114,7 +114,11 @@ fn report(fixed: &FileFix) -> usize {
 
 /// A unified diff `git apply` and `patch -p1` take.
 fn diff(name: &str, before: &str, after: &str) -> String {
-    similar::TextDiff::from_lines(before, after)
+    // Patience anchors on the lines that occur once (names, comments), so the many small
+    // insertions of a big file cost little; Myers took 30 s on 2 000 fixed Deployments.
+    similar::TextDiff::configure()
+        .algorithm(similar::Algorithm::Patience)
+        .diff_lines(before, after)
         .unified_diff()
         .context_radius(3)
         .header(&format!("a/{name}"), &format!("b/{name}"))
