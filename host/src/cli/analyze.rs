@@ -122,6 +122,9 @@ pub async fn run(args: &AnalyzeArgs, cluster_args: &ClusterArgs) -> Exit {
             Ok(yaml) => output::print(yaml),
             Err(error) => fail(Exit::Usage, &error),
         },
+        ReportFormat::Sarif => crate::report::sarif::print(&report, &catalog),
+        ReportFormat::Junit => crate::report::junit::print(&report, &catalog, args.fail_on),
+        ReportFormat::Html => crate::report::html::print(&report, &catalog),
     };
     if printed != Exit::Success {
         return printed;

@@ -5,9 +5,11 @@
 mod analyze;
 mod cluster_commands;
 mod fix;
+mod fleet;
 mod operator_commands;
 mod output;
 mod plugin_commands;
+mod policy_commands;
 mod render;
 mod webhook_commands;
 
@@ -85,6 +87,16 @@ pub enum Command {
     /// Write, inspect and test plugins. See docs/plugins.md.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// DevOpsPolicy workflows: bundles (docs/bundles.md), GitOps export, import and diff
+    /// (docs/gitops.md).
+    #[command(subcommand)]
+    Policy(policy_commands::PolicyCommand),
+    /// List the kubeconfig's contexts: server, and whether each answers. See
+    /// docs/multi-cluster.md.
+    Contexts(fleet::ContextsArgs),
+    /// The seed's multi-cluster spellings (`list-contexts`, `analyze --contexts a,b`).
+    #[command(subcommand)]
+    MultiCluster(fleet::MultiClusterCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -553,6 +565,12 @@ pub enum ReportFormat {
     Text,
     Json,
     Yaml,
+    /// SARIF 2.1.0, for code scanning (GitHub, Azure DevOps, IDEs).
+    Sarif,
+    /// JUnit XML, for CI test reports.
+    Junit,
+    /// One self-contained HTML page.
+    Html,
 }
 
 fn parse_severity(text: &str) -> Result<Severity, String> {
@@ -573,6 +591,9 @@ pub async fn run(cli: Cli) -> Exit {
         }
         Command::Analyze(args) => analyze::run(&args, &cli.cluster).await,
         Command::Fix(args) => fix::run(&args).await,
+        Command::Policy(command) => policy_commands::run(command, &cli.cluster).await,
+        Command::Contexts(args) => fleet::contexts(&args, &cli.cluster).await,
+        Command::MultiCluster(command) => fleet::multi_cluster(command, &cli.cluster).await,
         Command::Operator(args) => operator_commands::operator(args, &cli.cluster).await,
         Command::Crd(CrdCommand::Generate) => output::print(kube_devops_policy::crd_yaml()),
         Command::Crd(CrdCommand::Install) => operator_commands::install_crd(&cli.cluster).await,
