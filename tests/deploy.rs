@@ -45,6 +45,7 @@ const TOGGLES: &[&[&str]] = &[
         "webhook.antiAffinity=hard",
     ],
     &["operator.replicas=1", "webhook.replicas=1"],
+    &["dashboard.enabled=true"],
     &["operator.enabled=false"],
     &["webhook.enabled=false"],
 ];
@@ -1171,6 +1172,25 @@ fn chart_args(objects: &[Object], deployment: &str) -> Vec<String> {
         .into_iter()
         .filter(|arg| !arg.starts_with("--log-format") && !arg.starts_with("--metrics-addr"))
         .collect()
+}
+
+#[test]
+fn the_dashboard_flag_is_passed_only_when_dashboard_enabled_is_set() {
+    if !support::toolchain::require(Toolchain::Python) {
+        return;
+    }
+    let dashboard = |sets: &[&str]| {
+        chart_args(&render(sets), "kube-devops-operator")
+            .iter()
+            .filter(|arg| arg.as_str() == "--dashboard")
+            .count()
+    };
+    assert_eq!(dashboard(&[]), 0, "off by default");
+    assert_eq!(dashboard(&["dashboard.enabled=false"]), 0);
+    assert_eq!(dashboard(&["dashboard.enabled=true"]), 1);
+    // The webhook has no dashboard.
+    let objects = render(&["dashboard.enabled=true"]);
+    assert!(!chart_args(&objects, "kube-devops-webhook").contains(&"--dashboard".to_owned()));
 }
 
 #[test]

@@ -245,7 +245,9 @@ impl Cluster {
         }
     }
 
-    fn fail(&self, action: &str, error: kube::Error) -> ClusterError {
+    /// `error` of a request to `action`, classified for the user: forbidden, unreachable, or
+    /// another API error.
+    pub fn fail(&self, action: &str, error: kube::Error) -> ClusterError {
         let url = self.url.clone();
         match error {
             kube::Error::Api(status) if status.code == 401 || status.code == 403 => {
@@ -298,4 +300,68 @@ fn split_page(text: &Arc<String>) -> Result<(Vec<Source>, Option<String>), serde
         })
         .collect();
     Ok((sources, page.metadata.continue_token))
+}
+
+/// One context of a kubeconfig: what `contexts` lists and `analyze --all-contexts` reaches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedContext {
+    pub name: String,
+    /// The kubeconfig's name for the cluster the context uses.
+    pub cluster: String,
+    /// That cluster's `server`, when the kubeconfig has the cluster.
+    pub server: Option<String>,
+    /// It is the kubeconfig's `current-context`.
+    pub current: bool,
+}
+
+/// The contexts of `path`, else of `KUBECONFIG` (its files merged, as kubectl does) or
+/// `~/.kube/config`, in the file's order.
+pub fn kubeconfig_contexts(
+    path: Option<&std::path::Path>,
+) -> Result<Vec<NamedContext>, ClusterError> {
+    let kubeconfig = match path {
+        Some(path) => Kubeconfig::read_from(path).map_err(|source| ClusterError::Kubeconfig {
+            path: path.to_path_buf(),
+            source,
+        })?,
+        None => Kubeconfig::read().map_err(ClusterError::NoConfig)?,
+    };
+    let current = kubeconfig.current_context.as_deref();
+    Ok(kubeconfig
+        .contexts
+        .iter()
+        .map(|named| {
+            let cluster = named
+                .context
+                .as_ref()
+                .map(|context| context.cluster.clone())
+                .unwrap_or_default();
+            let server = kubeconfig
+                .clusters
+                .iter()
+                .find(|candidate| candidate.name == cluster)
+                .and_then(|found| found.cluster.as_ref())
+                .and_then(|found| found.server.clone());
+            NamedContext {
+                current: current == Some(named.name.as_str()),
+                name: named.name.clone(),
+                cluster,
+                server,
+            }
+        })
+        .collect())
+}
+
+impl Cluster {
+    /// Connects through the context `context` of `kubeconfig` (or of the default kubeconfig).
+    pub async fn connect_context(
+        kubeconfig: Option<PathBuf>,
+        context: &str,
+    ) -> Result<Self, ClusterError> {
+        Cluster::connect(&ConnectOptions {
+            kubeconfig,
+            context: Some(context.to_owned()),
+        })
+        .await
+    }
 }

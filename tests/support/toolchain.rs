@@ -18,6 +18,8 @@ pub enum Toolchain {
     Registry,
     /// CPython 3 with venv and pip (`scripts/render-chart` installs Helm's engine with them).
     Python,
+    /// Debian's chromium, Node.js and playwright-core under `tests/browser/node_modules`.
+    Browser,
 }
 
 impl Toolchain {
@@ -35,6 +37,13 @@ impl Toolchain {
             }
             Toolchain::Registry => on_path("docker-registry"),
             Toolchain::Python => runs("python3", &["-c", "import venv, ensurepip"]),
+            Toolchain::Browser => {
+                Path::new("/usr/bin/chromium").exists()
+                    && runs("node", &["--version"])
+                    && workspace
+                        .join("tests/browser/node_modules/playwright-core")
+                        .exists()
+            }
         }
     }
 
@@ -49,6 +58,9 @@ impl Toolchain {
             Toolchain::Registry => "apt-get install docker-registry",
             Toolchain::Python => {
                 "install CPython 3 with venv and pip (apt-get install python3-venv)"
+            }
+            Toolchain::Browser => {
+                "apt-get install --no-install-recommends chromium nodejs npm, then PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/browser"
             }
         }
     }

@@ -6,8 +6,9 @@
 //! The seed fields map onto the built-in plugins: `forbidLatestTag` → check `latest-tag`,
 //! `requireLivenessProbe` / `requireReadinessProbe` → the `probes` checks, `maxRestartCount` →
 //! `restarts` setting `threshold`, `forbidPendingDuration` → `pending` setting
-//! `minPendingSeconds`; `severityOverrides` sets check severities. The `plugins` list comes last
-//! and wins.
+//! `minPendingSeconds`; `severityOverrides` sets check severities, by check id or by the seed's
+//! keys (`latestTag`, `missingLiveness`, `missingReadiness`, `highRestarts`, `pending`), mapped
+//! here and nowhere else. The `plugins` list comes last and wins.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -43,6 +44,17 @@ pub enum PolicyError {
     Setup(#[from] SetupError),
 }
 
+/// The built-in plugin with the resource checks.
+const BEST_PRACTICES: &str = "best-practices";
+
+/// The `best-practices` checks whose fixes fill in `defaultResources`.
+pub const RESOURCE_CHECKS: [&str; 4] = [
+    "cpu-requests-missing",
+    "memory-requests-missing",
+    "cpu-limits-missing",
+    "memory-limits-missing",
+];
+
 /// The engine config a policy stands for.
 pub fn config(spec: &DevOpsPolicySpec) -> Config {
     let mut config = Config {
@@ -67,8 +79,29 @@ pub fn config(spec: &DevOpsPolicySpec) -> Config {
             json!({ "minPendingSeconds": seconds }),
         );
     }
-    for (check, severity) in &spec.severity_overrides {
-        check_entry(&mut config, check).severity = Some(*severity);
+    // The seed's keys first, so that a check id given as well wins.
+    let (seed, ids): (Vec<_>, Vec<_>) = spec
+        .severity_overrides
+        .iter()
+        .partition(|(key, _)| seed_check(key).is_some());
+    for (key, severity) in seed.into_iter().chain(ids) {
+        check_entry(&mut config, check_id(key)).severity = Some(*severity);
+    }
+    // The seed's `defaultResources` fills in containers without requests and limits. Here a
+    // fix answers a finding, so the field implies the four checks that find them, weighted 0:
+    // the seed's score stays the seed's. A policy that lists `best-practices` decides itself.
+    if spec.default_resources.is_some()
+        && !spec
+            .plugins
+            .iter()
+            .any(|plugin| plugin.name == BEST_PRACTICES)
+    {
+        let entry = config.plugins.entry(BEST_PRACTICES.to_owned()).or_default();
+        entry.enabled = Some(true);
+        entry.checks = Some(RESOURCE_CHECKS.map(str::to_owned).to_vec());
+        for check in RESOURCE_CHECKS {
+            check_entry(&mut config, check).weight = Some(0);
+        }
     }
     for plugin in &spec.plugins {
         let entry = config.plugins.entry(plugin.name.clone()).or_default();
@@ -149,6 +182,29 @@ pub fn load_catalog(
     Ok(catalog)
 }
 
+/// The seed's `severityOverrides` keys and the checks they name; seed resources and the seed's
+/// bundles spell them so.
+pub const SEED_SEVERITY_KEYS: [(&str, &str); 5] = [
+    ("latestTag", "latest-tag"),
+    ("missingLiveness", "missing-liveness-probe"),
+    ("missingReadiness", "missing-readiness-probe"),
+    ("highRestarts", "high-restarts"),
+    ("pending", "pending"),
+];
+
+/// The check a seed `severityOverrides` key names, if `key` is one.
+pub fn seed_check(key: &str) -> Option<&'static str> {
+    SEED_SEVERITY_KEYS
+        .iter()
+        .find(|(seed, _)| *seed == key)
+        .map(|(_, check)| *check)
+}
+
+/// The check id a `severityOverrides` key stands for: a seed key's check, else the key.
+pub fn check_id(key: &str) -> &str {
+    seed_check(key).unwrap_or(key)
+}
+
 fn check_entry<'a>(config: &'a mut Config, check: &str) -> &'a mut CheckConfig {
     config.checks.entry(check.to_owned()).or_default()
 }
@@ -190,6 +246,76 @@ mod tests {
         assert_eq!(
             config.checks["missing-liveness-probe"].severity,
             Some(Severity::Critical)
+        );
+    }
+
+    #[test]
+    fn seed_severity_keys_name_check_ids_and_check_ids_win() {
+        let spec = DevOpsPolicySpec {
+            severity_overrides: [
+                ("latestTag", Severity::Critical),
+                ("missingLiveness", Severity::High),
+                ("missingReadiness", Severity::Low),
+                ("highRestarts", Severity::Medium),
+                ("pending", Severity::Critical),
+                // Both spellings: the check id wins.
+                ("missing-readiness-probe", Severity::High),
+            ]
+            .map(|(key, severity)| (key.to_owned(), severity))
+            .into(),
+            ..DevOpsPolicySpec::default()
+        };
+        let config = config(&spec);
+        let severity = |check: &str| config.checks.get(check).and_then(|rule| rule.severity);
+        assert_eq!(severity("latest-tag"), Some(Severity::Critical));
+        assert_eq!(severity("missing-liveness-probe"), Some(Severity::High));
+        assert_eq!(severity("missing-readiness-probe"), Some(Severity::High));
+        assert_eq!(severity("high-restarts"), Some(Severity::Medium));
+        assert_eq!(severity("pending"), Some(Severity::Critical));
+        assert!(
+            !config.checks.contains_key("latestTag"),
+            "no check named by a seed key"
+        );
+        // And the catalog accepts them: a seed key is no unknown check.
+        let runtime = kube_devops_builtins::runtime(None).expect("runtime");
+        let catalog = load_catalog(&runtime, &spec, None).expect("seed keys load");
+        let rule = catalog
+            .plugins
+            .iter()
+            .find_map(|plugin| plugin.rule("high-restarts"))
+            .expect("high-restarts");
+        assert_eq!(rule.severity, Severity::Medium);
+    }
+
+    #[test]
+    fn default_resources_imply_the_resource_checks_at_weight_zero_unless_listed() {
+        let spec = DevOpsPolicySpec {
+            default_resources: Some(kube_devops_engine::remedy::DefaultResources::default()),
+            ..DevOpsPolicySpec::default()
+        };
+        let implied = config(&spec);
+        for check in RESOURCE_CHECKS {
+            assert!(implied.check_enabled("best-practices", check), "{check}");
+            assert_eq!(implied.checks[check].weight, Some(0), "{check}");
+        }
+        assert!(!implied.check_enabled("best-practices", "read-only-root-filesystem"));
+        let plain = config(&DevOpsPolicySpec::default());
+        assert!(!plain.plugins.contains_key("best-practices"));
+
+        let listed = config(&DevOpsPolicySpec {
+            plugins: vec![PluginPolicy {
+                name: "best-practices".to_owned(),
+                ..PluginPolicy::default()
+            }],
+            ..spec
+        });
+        assert!(listed.check_enabled("best-practices", "read-only-root-filesystem"));
+        assert_eq!(
+            listed
+                .checks
+                .get("cpu-limits-missing")
+                .and_then(|c| c.weight),
+            None
         );
     }
 

@@ -1,9 +1,11 @@
 //! Policies: the `DevOpsPolicy` CRD ([`crd`]), shared by the operator and the admission webhook,
 //! how a policy becomes the engine's plugin catalog ([`catalog`], built off the async runtime by
-//! [`build`]), and which policy is in effect where ([`registry`]). The binary's operator and webhook watch policies through these; the
-//! engine knows nothing of them.
+//! [`build`]), named policy templates ([`bundles`]), and which policy is in effect where
+//! ([`registry`]). The binary's operator and webhook watch policies through these; the engine
+//! knows nothing of them.
 
 pub mod build;
+pub mod bundles;
 pub mod catalog;
 pub mod crd;
 pub mod registry;

@@ -27,9 +27,22 @@ pub(super) struct Loaded {
 
 /// The config file and the plugins `args` name, loaded; `Err` is the exit after the message.
 pub(super) async fn load(args: &PluginArgs) -> Result<Loaded, Exit> {
-    let config = match &args.config {
-        Some(path) => Config::load(path).map_err(|error| fail(Exit::Usage, &error))?,
-        None => Config::default(),
+    let file = match &args.config {
+        Some(path) => Some(Config::load(path).map_err(|error| fail(Exit::Usage, &error))?),
+        None => None,
+    };
+    // A bundle is a policy without the object; the config file, if any, layers over it.
+    let config = match &args.bundle {
+        Some(name) => {
+            let bundle = kube_devops_policy::bundles::get(name)
+                .map_err(|error| fail(Exit::Usage, &error))?;
+            let config = kube_devops_policy::catalog::config(&bundle.spec);
+            match file {
+                Some(file) => kube_devops_policy::bundles::layer(config, file),
+                None => config,
+            }
+        }
+        None => file.unwrap_or_default(),
     };
     let mut files = Vec::with_capacity(args.plugins.len());
     for plugin in &args.plugins {
@@ -73,21 +86,29 @@ pub async fn run(args: &AnalyzeArgs, cluster_args: &ClusterArgs) -> Exit {
     };
     let progress = Progress::on_terminal();
     let advance = |pods: usize| progress.advance(pods);
-    let mut aggregator = Aggregator::default();
+    let mut aggregator = if args.output == ReportFormat::Junit {
+        Aggregator::listing_objects()
+    } else {
+        Aggregator::default()
+    };
 
     if args.files.is_empty() {
+        if super::fleet::is_fleet(args, cluster_args) {
+            return super::fleet::run(args, cluster_args, catalog, filter).await;
+        }
         let cluster = match Cluster::connect(&cluster_args.connect_options()).await {
             Ok(cluster) => cluster,
             Err(error) => return fail_cluster(&error),
         };
-        let listed = cluster
-            .list_pods(args.namespace.as_deref(), |page| {
-                // CPU-bound work in an async context: let the runtime know.
-                tokio::task::block_in_place(|| {
-                    analyze_sources(&catalog, &page, &filter, &mut aggregator, &advance)
-                });
-            })
-            .await;
+        let listed = analyze_cluster(
+            &cluster,
+            &catalog,
+            &filter,
+            args.namespace.as_deref(),
+            &mut aggregator,
+            &advance,
+        )
+        .await;
         if let Err(error) = listed {
             progress.finish();
             return fail_cluster(&error);
@@ -136,30 +157,54 @@ pub async fn run(args: &AnalyzeArgs, cluster_args: &ClusterArgs) -> Exit {
         );
         return Exit::InvalidInput;
     }
-    if !report.complete {
-        let by: Vec<String> = report
-            .incomplete
-            .iter()
-            .map(|gap| format!("plugin `{}` on {} pod(s)", gap.plugin, gap.pods))
-            .collect();
-        let verdict = if args.allow_incomplete {
-            "warning"
-        } else {
-            "error"
-        };
-        eprintln!(
-            "{verdict}: the analysis is incomplete: findings are missing from {} (see the diagnostics above)",
-            by.join(", ")
-        );
-        if !args.allow_incomplete {
-            return Exit::Incomplete;
-        }
+    let gaps: Vec<String> = report
+        .incomplete
+        .iter()
+        .map(|gap| format!("plugin `{}` on {} pod(s)", gap.plugin, gap.pods))
+        .collect();
+    incomplete(args, &gaps).unwrap_or(gate)
+}
+
+/// Says which plugins left findings out (`gaps`, none: the analysis is complete); exit 5 unless
+/// `--allow-incomplete`.
+pub(super) fn incomplete(args: &AnalyzeArgs, gaps: &[String]) -> Option<Exit> {
+    if gaps.is_empty() {
+        return None;
     }
-    gate
+    let verdict = if args.allow_incomplete {
+        "warning"
+    } else {
+        "error"
+    };
+    eprintln!(
+        "{verdict}: the analysis is incomplete: findings are missing from {} (see the diagnostics above)",
+        gaps.join(", ")
+    );
+    (!args.allow_incomplete).then_some(Exit::Incomplete)
+}
+
+/// Lists the pods of `cluster` (in `namespace`, else all) page by page and analyses each page as
+/// it comes: the one cluster path, of `analyze` and of each cluster in fleet mode.
+pub(super) async fn analyze_cluster(
+    cluster: &Cluster,
+    catalog: &Catalog,
+    filter: &Filter,
+    namespace: Option<&str>,
+    aggregator: &mut Aggregator,
+    advance: &(dyn Fn(usize) + Sync),
+) -> Result<(), crate::cluster::ClusterError> {
+    cluster
+        .list_pods(namespace, |page| {
+            // CPU-bound work in an async context: let the runtime know.
+            tokio::task::block_in_place(|| {
+                analyze_sources(catalog, &page, filter, aggregator, advance)
+            });
+        })
+        .await
 }
 
 /// Input warnings and errors as `path:line: reason`, then plugin warnings, on stderr.
-fn report_diagnostics(report: &Report) {
+pub(super) fn report_diagnostics(report: &Report) {
     for diagnostic in report
         .diagnostics
         .iter()
@@ -200,20 +245,24 @@ fn report_diagnostics(report: &Report) {
 
 /// `--fail-under` and `--fail-on`; says on stderr which gate failed.
 fn gate(args: &AnalyzeArgs, report: &Report) -> Exit {
+    gate_on(args, report.summary.health_score, report.findings.iter())
+}
+
+/// The gates on a score and findings: one report's, or a fleet's.
+pub(super) fn gate_on<'a>(
+    args: &AnalyzeArgs,
+    health_score: u8,
+    findings: impl Iterator<Item = &'a kube_devops_engine::analysis::report::FindingRow>,
+) -> Exit {
     let mut exit = Exit::Success;
     if let Some(minimum) = args.fail_under
-        && report.summary.health_score < minimum
+        && health_score < minimum
     {
-        eprintln!(
-            "gate failed: health score {} is below --fail-under {minimum}",
-            report.summary.health_score
-        );
+        eprintln!("gate failed: health score {health_score} is below --fail-under {minimum}");
         exit = Exit::GateFailed;
     }
     if let Some(threshold) = args.fail_on {
-        let failing = report
-            .findings
-            .iter()
+        let failing = findings
             .filter(|finding| finding.severity.rank() >= threshold.rank())
             .count();
         if failing > 0 {

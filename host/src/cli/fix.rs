@@ -113,7 +113,7 @@ fn report(fixed: &FileFix) -> usize {
 }
 
 /// A unified diff `git apply` and `patch -p1` take.
-fn diff(name: &str, before: &str, after: &str) -> String {
+pub(super) fn diff(name: &str, before: &str, after: &str) -> String {
     // Patience anchors on the lines that occur once (names, comments), so the many small
     // insertions of a big file cost little; Myers took 30 s on 2 000 fixed Deployments.
     similar::TextDiff::configure()

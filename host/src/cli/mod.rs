@@ -401,6 +401,10 @@ pub struct OperatorArgs {
     /// Directory of custom plugin modules that policies name (`plugins[].source.file`).
     #[arg(long, value_name = "DIR")]
     pub plugin_dir: Option<PathBuf>,
+    /// Also serve a read-only live dashboard at `/` on the metrics address (its data at
+    /// `/dashboard.json`).
+    #[arg(long)]
+    pub dashboard: bool,
     #[command(flatten)]
     pub cache: CacheArgs,
 }
@@ -453,16 +457,18 @@ pub struct ClusterArgs {
     /// Kubeconfig file to use instead of KUBECONFIG or ~/.kube/config.
     #[arg(long, global = true, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
-    /// Kubeconfig context to use instead of the current one.
+    /// Kubeconfig context to use instead of the current one. `analyze` takes it more than once
+    /// to analyse several clusters (docs/multi-cluster.md); every other command takes one.
     #[arg(long, global = true, value_name = "NAME")]
-    pub context: Option<String>,
+    pub context: Vec<String>,
 }
 
 impl ClusterArgs {
-    fn connect_options(&self) -> ConnectOptions {
+    pub(crate) fn connect_options(&self) -> ConnectOptions {
         ConnectOptions {
             kubeconfig: self.kubeconfig.clone(),
-            context: self.context.clone(),
+            // More than one is refused before any command runs (`fleet::check_contexts`).
+            context: self.context.first().cloned(),
         }
     }
 }
@@ -522,6 +528,16 @@ pub struct AnalyzeArgs {
     /// Exit 1 when any finding is at least this severe.
     #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
     pub fail_on: Option<Severity>,
+    /// Analyse every context of the kubeconfig, the clusters concurrently: a fleet table and
+    /// score (docs/multi-cluster.md).
+    #[arg(long, conflicts_with = "files")]
+    pub all_contexts: bool,
+    /// With several clusters: also print each cluster's full summary after the fleet table.
+    #[arg(long)]
+    pub per_cluster: bool,
+    /// Fleet output even for one cluster: set by `multi-cluster analyze`.
+    #[arg(skip)]
+    pub fleet: bool,
     #[command(flatten)]
     pub plugins: PluginArgs,
 }
@@ -540,6 +556,10 @@ pub struct PluginArgs {
     /// severities, limits, remediation defaults. See docs/configuration.md.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Run a policy bundle's checks and settings (`kube-devops policy bundles` lists them), no
+    /// DevOpsPolicy needed; a --config file layers over it. See docs/bundles.md.
+    #[arg(long, value_name = "NAME")]
+    pub bundle: Option<String>,
     #[command(flatten)]
     pub cache: CacheArgs,
 }
@@ -580,6 +600,9 @@ fn parse_severity(text: &str) -> Result<Severity, String> {
 
 /// Runs a parsed command line and says how the process should exit.
 pub async fn run(cli: Cli) -> Exit {
+    if let Err(exit) = fleet::check_contexts(&cli.command, &cli.cluster) {
+        return exit;
+    }
     match cli.command {
         Command::Version => output::print_line(&format!(
             "kube-devops version {}",

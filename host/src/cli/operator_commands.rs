@@ -42,6 +42,7 @@ pub async fn operator(args: OperatorArgs, cluster_args: &ClusterArgs) -> Exit {
         lease,
         identity,
         cache_dir: args.cache.dir(),
+        dashboard: args.dashboard,
     };
     tracing::info!(server = %cluster.url(), "starting the operator");
     match operator::run(cluster.client(), options).await {

@@ -86,11 +86,29 @@ pub fn print_json(value: &impl serde::Serialize) -> Exit {
     }
 }
 
-/// `analysed N pods…` on stderr while a long scan runs, only when stderr is a terminal.
+/// `analysed N pods…` on stderr while a long scan runs, only when stderr is a terminal; with
+/// several clusters, one line of them all (`ctx-a: 1200 pods…  ctx-b: connecting…`).
 pub struct Progress {
     enabled: bool,
     pods: AtomicUsize,
     last: Mutex<Instant>,
+    /// One per cluster in fleet mode, in the order they are shown; empty otherwise.
+    clusters: Vec<ClusterProgress>,
+}
+
+/// Where one cluster of a fleet analysis is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Connecting = 0,
+    Listing = 1,
+    Done = 2,
+    Failed = 3,
+}
+
+struct ClusterProgress {
+    name: String,
+    stage: std::sync::atomic::AtomicU8,
+    pods: AtomicUsize,
 }
 
 impl Progress {
@@ -101,7 +119,77 @@ impl Progress {
             enabled: io::stderr().is_terminal(),
             pods: AtomicUsize::new(0),
             last: Mutex::new(Instant::now()),
+            clusters: Vec::new(),
         }
+    }
+
+    /// Progress of several clusters analysed at once, named `names`, each `connecting…` first.
+    pub fn on_terminal_for(names: &[String]) -> Self {
+        let progress = Progress {
+            clusters: names
+                .iter()
+                .map(|name| ClusterProgress {
+                    name: name.clone(),
+                    stage: std::sync::atomic::AtomicU8::new(Stage::Connecting as u8),
+                    pods: AtomicUsize::new(0),
+                })
+                .collect(),
+            ..Progress::on_terminal()
+        };
+        if progress.enabled {
+            progress.draw_clusters();
+        }
+        progress
+    }
+
+    /// Cluster `index` reached `stage`; shown at once.
+    pub fn cluster_stage(&self, index: usize, stage: Stage) {
+        if let Some(cluster) = self.clusters.get(index) {
+            cluster.stage.store(stage as u8, Ordering::Relaxed);
+            if self.enabled {
+                let mut last = self
+                    .last
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                *last = Instant::now();
+                self.draw_clusters();
+            }
+        }
+    }
+
+    /// Cluster `index` analysed `pods` more pods.
+    pub fn cluster_advance(&self, index: usize, pods: usize) {
+        let Some(cluster) = self.clusters.get(index) else {
+            return;
+        };
+        cluster.pods.fetch_add(pods, Ordering::Relaxed);
+        cluster.stage.store(Stage::Listing as u8, Ordering::Relaxed);
+        self.pods.fetch_add(pods, Ordering::Relaxed);
+        if self.enabled
+            && let Ok(mut last) = self.last.try_lock()
+            && last.elapsed() >= Self::EVERY
+        {
+            *last = Instant::now();
+            self.draw_clusters();
+        }
+    }
+
+    fn draw_clusters(&self) {
+        let line: Vec<String> = self
+            .clusters
+            .iter()
+            .map(|cluster| {
+                let pods = cluster.pods.load(Ordering::Relaxed);
+                match cluster.stage.load(Ordering::Relaxed) {
+                    0 => format!("{}: connecting…", cluster.name),
+                    1 if pods == 0 => format!("{}: listing…", cluster.name),
+                    1 => format!("{}: {pods} pods…", cluster.name),
+                    2 => format!("{}: {pods} pods", cluster.name),
+                    _ => format!("{}: failed", cluster.name),
+                }
+            })
+            .collect();
+        eprint!("\r\x1b[2K{}", line.join("  "));
     }
 
     pub fn advance(&self, pods: usize) {
@@ -119,7 +207,7 @@ impl Progress {
 
     /// Clears the progress line.
     pub fn finish(&self) {
-        if self.enabled && self.pods.load(Ordering::Relaxed) > 0 {
+        if self.enabled && (self.pods.load(Ordering::Relaxed) > 0 || !self.clusters.is_empty()) {
             eprint!("\r\x1b[2K");
         }
     }

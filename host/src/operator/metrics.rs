@@ -37,6 +37,8 @@ pub struct Metrics {
     pub leader: IntGauge,
     /// Set once the initial sync is done.
     pub ready: AtomicBool,
+    /// The dashboard's data, when `--dashboard` is on: kept current with the gauges.
+    pub dashboard: std::sync::OnceLock<Arc<super::dashboard::Feed>>,
 }
 
 /// Metric definitions are constants; registering them can only fail on a programming error.
@@ -175,6 +177,7 @@ impl Metrics {
                 .expect("valid"),
             ),
             ready: AtomicBool::new(false),
+            dashboard: std::sync::OnceLock::new(),
             registry,
         };
         Arc::new(metrics)
@@ -182,6 +185,10 @@ impl Metrics {
 
     /// Sets the score and finding gauges from the state; `namespaces` are those that changed.
     pub fn record_state<'a>(&self, state: &Governance, namespaces: impl Iterator<Item = &'a str>) {
+        let namespaces: Vec<&str> = namespaces.collect();
+        if let Some(feed) = self.dashboard.get() {
+            feed.record(state, &namespaces);
+        }
         self.cluster_score.set(f64::from(state.cluster().score()));
         self.pods.set(
             i64::try_from(state.cluster().tally.pods + state.cluster().exempted_pods)
@@ -223,7 +230,8 @@ impl CallObserver for Metrics {
     }
 }
 
-/// Serves `/healthz`, `/readyz` and `/metrics` on `listener` until `shutdown` resolves.
+/// Serves `/healthz`, `/readyz` and `/metrics` on `listener` until `shutdown` resolves, and the
+/// dashboard's routes when it is on.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     metrics: Arc<Metrics>,
@@ -233,7 +241,11 @@ pub async fn serve(
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(render))
-        .with_state(metrics);
+        .with_state(metrics.clone());
+    let app = match metrics.dashboard.get() {
+        Some(feed) => app.merge(super::dashboard::router(feed.clone())),
+        None => app,
+    };
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

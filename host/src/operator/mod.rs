@@ -6,13 +6,15 @@
 //!   findings, and the counts behind the scores; `policy::registry` knows which policy is in
 //!   effect where.
 //! - [`status`] computes policy statuses and PolicyReports; [`writer`] applies them (leader
-//!   only); [`leader`] runs the Lease election; [`metrics`] serves health and Prometheus.
+//!   only); [`leader`] runs the Lease election; [`metrics`] serves health and Prometheus, and
+//!   [`dashboard`] the live page when asked for.
 //! - `enforce` mode: [`fixes`] takes a pod's fixes and places them on its workload's template,
 //!   [`apply_config`] turns them into a sparse server-side apply, [`remediate`] reads and
 //!   patches the workloads (leader only).
 
 pub mod apply_config;
 pub mod controller;
+pub mod dashboard;
 pub mod fixes;
 pub mod leader;
 pub mod metrics;
@@ -47,6 +49,8 @@ pub struct Options {
     pub identity: String,
     /// Where compiled custom plugins are kept between runs; none: compile each time.
     pub cache_dir: Option<std::path::PathBuf>,
+    /// Serve the live dashboard at `/` on the metrics address.
+    pub dashboard: bool,
 }
 
 /// Why the operator could not start.
@@ -80,6 +84,11 @@ pub async fn run(client: Client, options: Options) -> Result<(), OperatorError> 
     let default_catalog = Arc::new(Catalog::defaults(&runtime)?);
     let metrics = metrics::Metrics::new();
     let (shutdown_tx, shutdown) = watch::channel(false);
+    if options.dashboard {
+        let feed = dashboard::Feed::new();
+        let _ = metrics.dashboard.set(feed.clone());
+        tokio::spawn(dashboard::sample(feed, shutdown.clone()));
+    }
 
     let server = {
         let metrics = metrics.clone();
@@ -94,6 +103,9 @@ pub async fn run(client: Client, options: Options) -> Result<(), OperatorError> 
         })
     };
     tracing::info!(addr = %address, "serving /healthz, /readyz and /metrics");
+    if options.dashboard {
+        tracing::info!(addr = %address, "serving the dashboard at / (data at /dashboard.json)");
+    }
 
     let (leader_tx, leader) = watch::channel(false);
     let election = match options.lease.clone() {

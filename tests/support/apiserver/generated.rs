@@ -3,6 +3,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A source of unique-enough random values for one store.
+#[derive(Clone)]
 pub struct Ids {
     seed: u64,
     counter: u64,

@@ -3,8 +3,11 @@
 //! [`resources`] with the real server's verbs and rules: paged lists, watches from a
 //! resourceVersion with bookmarks, create/replace with optimistic concurrency, merge and JSON
 //! patches, server-side apply, `/status` subresources, generations, deletion with finalizers.
-//! It also serves `/version`, discovery and SelfSubjectAccessReviews. On `apps/v1` workloads,
-//! server-side apply records field ownership and answers 409 Conflict as the real one does.
+//! It also serves `/version`, discovery and SelfSubjectAccessReviews. On `apps/v1` workloads
+//! and DevOpsPolicies, server-side apply records field ownership and answers 409 Conflict as
+//! the real one does; DevOpsPolicy bodies are checked against the CRD's schema (`schema.rs`,
+//! `fieldValidation=Strict` refuses unknown fields); `dryRun=All` writes compute and return
+//! the result on a copy of the store and keep nothing.
 //!
 //! The test drives the rest of the cluster through [`ApiServer`]: it writes objects, waits for
 //! the store to reach a state, reads the request log, and injects faults (failed requests,
@@ -12,7 +15,7 @@
 //!
 //! Layout: `store.rs` holds objects and history, `verbs.rs` the rules of each write, `apply.rs`
 //! field ownership, `watch.rs` the streams, `routes.rs` the HTTP handlers, `resources.rs` the
-//! resource table and paths;
+//! resource table and paths, `schema.rs` CRD validation;
 //! `json.rs`, `json_patch.rs`, `selector.rs`, `generated.rs` and `status.rs` are helpers.
 
 mod apply;
@@ -21,6 +24,7 @@ mod json;
 mod json_patch;
 mod resources;
 mod routes;
+mod schema;
 mod selector;
 mod status;
 mod store;

@@ -20,6 +20,11 @@ pub struct Resource {
     /// Server-side apply records `managedFields` per manager and refuses, without `force`, to
     /// change a field another manager set (`apply.rs`); elsewhere an apply is a deep merge.
     pub field_ownership: bool,
+    /// Lists with a merge key (`containers` by `name`, …; `apply.rs`) merge item by item: the
+    /// pod template's. Elsewhere every list is atomic, as in a CRD without list annotations.
+    pub keyed_lists: bool,
+    /// The CRD's `openAPIV3Schema` request bodies are checked against (`schema.rs`).
+    pub schema: Option<fn() -> &'static serde_json::Value>,
 }
 
 impl Resource {
@@ -57,6 +62,8 @@ const fn resource(
         status_subresource,
         tracks_generation: status_subresource,
         field_ownership: false,
+        keyed_lists: false,
+        schema: None,
     }
 }
 
@@ -64,6 +71,7 @@ const fn resource(
 const fn workload(plural: &'static str, kind: &'static str) -> Resource {
     Resource {
         field_ownership: true,
+        keyed_lists: true,
         ..resource("apps", "v1", "apps/v1", plural, kind, true, true)
     }
 }
@@ -90,15 +98,20 @@ pub static RESOURCES: [Resource; 11] = [
         true,
         false,
     ),
-    resource(
-        "devops.stochastic.io",
-        "v1",
-        "devops.stochastic.io/v1",
-        "devopspolicies",
-        "DevOpsPolicy",
-        true,
-        true,
-    ),
+    // The CRD kube-devops installs: its schema, field ownership with atomic lists.
+    Resource {
+        field_ownership: true,
+        schema: Some(super::schema::devops_policy),
+        ..resource(
+            "devops.stochastic.io",
+            "v1",
+            "devops.stochastic.io/v1",
+            "devopspolicies",
+            "DevOpsPolicy",
+            true,
+            true,
+        )
+    },
     resource(
         "wgpolicyk8s.io",
         "v1alpha2",

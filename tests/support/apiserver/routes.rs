@@ -20,9 +20,10 @@ use super::Cluster;
 use super::apply::Applier;
 use super::json::typed_json;
 use super::resources::{RESOURCES, Route, Target, route};
+use super::schema;
 use super::selector::Selectors;
 use super::status::{ApiError, ApiResult, reason_for, status_response};
-use super::store::{Key, Origin};
+use super::store::{Key, Origin, Store};
 use super::verbs::{PatchType, parse_body, patch, replace};
 use super::watch::{WatchRequest, respond};
 
@@ -217,9 +218,13 @@ impl ResourceRequest {
         content_type: Option<&str>,
         body: &[u8],
     ) -> ApiResult<Response> {
-        if self.query.contains_key("dryRun") && *method != Method::GET {
-            // Better a loud refusal than a dry run that writes.
-            return Err(ApiError::bad_request("the fixture does not support dryRun"));
+        if *method != Method::GET
+            && let Some(value) = self.param("dryRun")
+            && value != "All"
+        {
+            return Err(ApiError::bad_request(format!(
+                "Invalid dry run value {value:?}: supported values: \"All\""
+            )));
         }
         let name = self.target.name.clone();
         match (method.as_str(), name) {
@@ -239,6 +244,40 @@ impl ResourceRequest {
 
     fn resource(&self) -> usize {
         self.target.resource
+    }
+
+    /// Runs a write on the store, or under `dryRun=All` on a copy of it that is then thrown
+    /// away: validated and computed like the real write, nothing kept, no watch event.
+    fn write<R>(&self, write: impl FnOnce(&mut Store) -> R) -> R {
+        if self.param("dryRun") == Some("All") {
+            let mut copy = self.cluster.read(Store::clone);
+            write(&mut copy)
+        } else {
+            self.cluster.write(write)
+        }
+    }
+
+    /// Checks a write's body against the resource's schema, if it has one (`schema.rs`).
+    fn check_schema(&self, name: &str, body: &[u8], write: schema::Write) -> ApiResult<()> {
+        let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(body) else {
+            // The verb reports a body that is not an object.
+            return Ok(());
+        };
+        let name = object
+            .get("metadata")
+            .and_then(|m| m.get("name"))
+            .and_then(Value::as_str)
+            .unwrap_or(name);
+        let namespace = self.target.namespace.as_deref().unwrap_or_default();
+        let strict = self.param("fieldValidation") == Some("Strict");
+        schema::check(
+            &RESOURCES[self.resource()],
+            namespace,
+            name,
+            &object,
+            write,
+            strict,
+        )
     }
 
     fn key(&self, name: &str) -> Key {
@@ -352,7 +391,8 @@ impl ResourceRequest {
             ));
         }
         let object = parse_body(info, body)?;
-        let created = self.cluster.write(|store| {
+        self.check_schema("", body, schema::Write::Other)?;
+        let created = self.write(|store| {
             store.create(
                 self.resource(),
                 self.target.namespace.as_deref(),
@@ -365,10 +405,10 @@ impl ResourceRequest {
 
     fn replace(self, name: &str, body: &[u8]) -> ApiResult<Response> {
         let object = parse_body(&RESOURCES[self.resource()], body)?;
+        self.check_schema(name, body, schema::Write::Other)?;
         let key = self.key(name);
-        let stored = self
-            .cluster
-            .write(|store| replace(store, self.resource(), &key, object, self.target.status))?;
+        let stored =
+            self.write(|store| replace(store, self.resource(), &key, object, self.target.status))?;
         Ok(self.object_response(StatusCode::OK, &stored))
     }
 
@@ -380,12 +420,17 @@ impl ResourceRequest {
                  required for apply patch",
             ));
         }
+        match patch_type {
+            PatchType::Apply => self.check_schema(name, body, schema::Write::Apply)?,
+            PatchType::Merge => self.check_schema(name, body, schema::Write::Other)?,
+            PatchType::Json => {}
+        }
         let key = self.key(name);
         let applier = Applier {
             manager: self.param("fieldManager").unwrap_or_default().to_owned(),
             force: self.flag("force"),
         };
-        let (stored, created) = self.cluster.write(|store| {
+        let (stored, created) = self.write(|store| {
             patch(
                 store,
                 self.resource(),
@@ -404,22 +449,32 @@ impl ResourceRequest {
         Ok(self.object_response(code, &stored))
     }
 
-    /// Deletes; DeleteOptions' `preconditions` (uid, resourceVersion) are honoured, the rest
-    /// (grace periods, propagation) ignored.
-    fn delete(self, name: &str, body: &[u8]) -> ApiResult<Response> {
+    /// Deletes; DeleteOptions' `preconditions` (uid, resourceVersion) and `dryRun` (kube-rs
+    /// sends it in the body) are honoured, the rest (grace periods, propagation) ignored.
+    fn delete(mut self, name: &str, body: &[u8]) -> ApiResult<Response> {
         let options: Value = if body.is_empty() {
             Value::Null
         } else {
             serde_json::from_slice(body)
                 .map_err(|error| ApiError::bad_request(format!("invalid DeleteOptions: {error}")))?
         };
+        match options["dryRun"].as_array().map(Vec::as_slice) {
+            None | Some([]) => {}
+            Some([Value::String(all)]) if all == "All" => {
+                self.query.insert("dryRun".to_owned(), "All".to_owned());
+            }
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "Invalid dry run value: supported values: \"All\"",
+                ));
+            }
+        }
         let preconditions = &options["preconditions"];
         let uid = preconditions["uid"].as_str();
         let resource_version = preconditions["resourceVersion"].as_str();
         let key = self.key(name);
-        let deleted = self
-            .cluster
-            .write(|store| store.delete(self.resource(), &key, (uid, resource_version)))?;
+        let deleted =
+            self.write(|store| store.delete(self.resource(), &key, (uid, resource_version)))?;
         Ok(self.object_response(StatusCode::OK, &deleted))
     }
 

@@ -64,6 +64,7 @@ pub enum Origin {
     Fixture,
 }
 
+#[derive(Clone)]
 struct Collection {
     installed: bool,
     objects: BTreeMap<Key, Bytes>,
@@ -75,6 +76,8 @@ struct Collection {
 }
 
 /// Everything the fixture's cluster holds. Tests read it in [`super::ApiServer::wait_until`].
+/// Cloned, it is where a dry run writes.
+#[derive(Clone)]
 pub struct Store {
     resource_version: u64,
     /// Watches and continue tokens from below this resourceVersion are too old (410 Expired).

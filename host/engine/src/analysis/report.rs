@@ -32,6 +32,21 @@ pub struct Report {
     /// Worst first.
     pub findings: Vec<FindingRow>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Every object analysed (exempt ones aside), in input order, when the aggregator was
+    /// [`Aggregator::listing_objects`]: what a report of one entry per object and check (JUnit)
+    /// lists, findings or not. Not printed.
+    #[serde(skip)]
+    pub objects: Vec<AnalysedObject>,
+}
+
+/// An object the analysis covered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnalysedObject {
+    pub namespace: Arc<str>,
+    pub kind: Arc<str>,
+    pub name: Arc<str>,
+    /// It has a status, so its status checks ran (a workload's pod template has none).
+    pub has_status: bool,
 }
 
 /// Pods one plugin's findings are missing from.
@@ -149,6 +164,9 @@ pub struct PodResult {
     pub exempted_findings: u64,
     /// Plugins whose findings this pod lacks: they failed on it, or had been switched off.
     pub unanalysed_by: Vec<Arc<str>>,
+    /// The object analysed: always set by [`super::worker::Worker::analyze`] (an `Option` so
+    /// that a result has a default).
+    pub object: Option<AnalysedObject>,
 }
 
 /// Accumulates results, in input order, into a [`Report`].
@@ -164,9 +182,22 @@ pub struct Aggregator {
     exempted_findings: u64,
     /// Pods lacking a plugin's findings, by plugin.
     unanalysed: BTreeMap<Arc<str>, u64>,
+    /// Only kept when asked for ([`Aggregator::listing_objects`]): 100 000 pods need not hold
+    /// a list no output of theirs reads.
+    list_objects: bool,
+    objects: Vec<AnalysedObject>,
 }
 
 impl Aggregator {
+    /// An aggregator whose report lists every analysed object ([`Report::objects`]), as JUnit
+    /// needs.
+    pub fn listing_objects() -> Self {
+        Aggregator {
+            list_objects: true,
+            ..Aggregator::default()
+        }
+    }
+
     pub(crate) fn add_pod(&mut self, result: PodResult) {
         self.exempted_findings += result.exempted_findings;
         if result.exempt {
@@ -179,6 +210,9 @@ impl Aggregator {
         };
         namespace.pods += 1;
         self.cluster.pods += 1;
+        if self.list_objects {
+            self.objects.extend(result.object);
+        }
         for plugin in result.unanalysed_by {
             *self.unanalysed.entry(plugin).or_default() += 1;
         }
@@ -299,6 +333,7 @@ impl Aggregator {
             namespaces,
             findings,
             diagnostics: self.diagnostics,
+            objects: self.objects,
         }
     }
 }

@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use super::catalog::{ActivePlugin, Catalog};
 use super::exemption::Exemption;
-use super::report::{Diagnostic, DiagnosticKind, FindingRow, PodResult, Provenance};
+use super::report::{
+    AnalysedObject, Diagnostic, DiagnosticKind, FindingRow, PodResult, Provenance,
+};
 use crate::contract::{Finding, FixDefaults};
 use crate::pod::PodInput;
 use crate::remedy::{Fix, Operation};
@@ -75,6 +77,12 @@ impl<'a> Worker<'a> {
     pub fn analyze(&mut self, pod: &PodInput) -> PodResult {
         let mut result = PodResult {
             namespace: pod.record.metadata.namespace.clone(),
+            object: Some(AnalysedObject {
+                namespace: Arc::from(pod.record.metadata.namespace.as_str()),
+                kind: pod.source.kind.clone(),
+                name: Arc::from(pod.record.metadata.name.as_str()),
+                has_status: pod.record.status.is_some(),
+            }),
             ..PodResult::default()
         };
         let exemption = Exemption::of(&pod.record.metadata);
