@@ -460,6 +460,46 @@ fn a_context_that_does_not_answer_in_time_is_listed_as_such() {
 }
 
 #[test]
+fn a_cluster_that_never_answers_times_out_and_the_others_are_reported() {
+    // Accepts connections and never answers: without a deadline it would hold the fleet.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", silent.local_addr().expect("address"));
+    let server = ApiServer::start();
+    server.add_pods([pod("shop", "floating", "nginx", "Running", 0)]);
+    let dir = temp_dir();
+    let kubeconfig = kubeconfig_with_contexts(dir.path(), &[("up", &server.url), ("silent", &url)]);
+    let started = std::time::Instant::now();
+
+    let result = run(&[
+        "analyze",
+        "--kubeconfig",
+        &kubeconfig,
+        "--all-contexts",
+        "--cluster-timeout",
+        "2",
+        "-o",
+        "json",
+    ]);
+
+    assert_eq!(result.code, 4, "{result:?}");
+    let report = result.json();
+    let clusters = report["clusters"].as_array().expect("clusters");
+    assert_eq!(clusters[0]["context"], "up", "{report:#}");
+    assert_eq!(clusters[0]["summary"]["podsAnalyzed"], 1, "{report:#}");
+    assert_eq!(clusters[1]["context"], "silent", "{report:#}");
+    assert_eq!(clusters[1]["server"], url.as_str(), "{report:#}");
+    assert_eq!(
+        clusters[1]["error"]["message"], "no complete answer within 2 s (--cluster-timeout)",
+        "{report:#}"
+    );
+    assert_eq!(report["fleet"]["podsAnalyzed"], 1, "{report:#}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "the silent cluster held the fleet"
+    );
+}
+
+#[test]
 fn the_seeds_multi_cluster_spellings_are_aliases() {
     let fleet = fleet();
 

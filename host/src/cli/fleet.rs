@@ -92,6 +92,8 @@ enum ClusterFailure {
     Cluster(#[from] ClusterError),
     #[error("the analysis of this cluster stopped")]
     Task(#[source] tokio::task::JoinError),
+    #[error("no complete answer within {} s (--cluster-timeout)", .0.as_secs())]
+    TimedOut(Duration),
 }
 
 impl ClusterFailure {
@@ -99,6 +101,9 @@ impl ClusterFailure {
         match self {
             ClusterFailure::Cluster(error) => error.hint(),
             ClusterFailure::Task(_) => None,
+            ClusterFailure::TimedOut(_) => {
+                Some("is the API server overloaded? raise --cluster-timeout for a large cluster")
+            }
         }
     }
 
@@ -114,6 +119,7 @@ impl ClusterFailure {
             ) => source.to_string(),
             ClusterFailure::Cluster(error) => error.to_string(),
             ClusterFailure::Task(_) => "the analysis stopped".to_owned(),
+            ClusterFailure::TimedOut(_) => "timed out".to_owned(),
         }
     }
 }
@@ -173,11 +179,12 @@ pub(super) async fn run(
     let catalog = Arc::new(catalog);
     let filter = Arc::new(filter);
     let progress = Arc::new(Progress::on_terminal_for(&names));
+    let deadline = Duration::from_secs(args.cluster_timeout);
     let tasks: Vec<_> = names
         .iter()
         .enumerate()
         .map(|(index, name)| {
-            tokio::spawn(analyse_one(
+            let analysis = analyse_one(
                 index,
                 name.clone(),
                 cluster_args.kubeconfig.clone(),
@@ -185,7 +192,18 @@ pub(super) async fn run(
                 catalog.clone(),
                 filter.clone(),
                 progress.clone(),
-            ))
+            );
+            let progress = progress.clone();
+            tokio::spawn(async move {
+                // A cluster that never finishes must not hold the others' report.
+                match tokio::time::timeout(deadline, analysis).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => {
+                        progress.cluster_stage(index, Stage::Failed);
+                        (None, Err(ClusterFailure::TimedOut(deadline)))
+                    }
+                }
+            })
         })
         .collect();
     let mut clusters = Vec::with_capacity(names.len());

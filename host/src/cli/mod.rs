@@ -535,6 +535,12 @@ pub struct AnalyzeArgs {
     /// With several clusters: also print each cluster's full summary after the fleet table.
     #[arg(long)]
     pub per_cluster: bool,
+    /// With several clusters: seconds each cluster's analysis may take; one that takes longer
+    /// (a server that accepts and never answers, say) is reported as timed out and the others
+    /// still are.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub cluster_timeout: u64,
     /// Fleet output even for one cluster: set by `multi-cluster analyze`.
     #[arg(skip)]
     pub fleet: bool,
