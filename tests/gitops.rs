@@ -355,6 +355,8 @@ fn invalid_objects_are_reported_with_the_servers_message_and_the_rest_is_applied
         ),
         "{unknown}"
     );
+    // A real server answers an unknown field in an apply with 500: still this object's failure.
+    assert!(unknown.contains("(500 InternalError)"), "{unknown}");
     let wrong = line("wrong-type");
     assert!(wrong.contains("422"), "{wrong}");
     assert!(

@@ -20,15 +20,15 @@ const PAGE_SIZE: u32 = 500;
 /// Why an apply did not go through.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
-    /// The server refused this object (invalid, forbidden, a conflict): the others may still
-    /// go through.
-    #[error("the API server refused it ({code} {reason}): {message}")]
+    /// The server refused this object (invalid, a conflict, an error of its own about it): the
+    /// others may still go through.
+    #[error("the API server refused it ({code}{}): {message}", if reason.is_empty() { String::new() } else { format!(" {reason}") })]
     Refused {
         code: u16,
         reason: String,
         message: String,
     },
-    /// The cluster itself failed: unreachable, or a server error.
+    /// The cluster itself failed: unreachable, or this identity is refused.
     #[error(transparent)]
     Cluster(#[from] ClusterError),
 }
@@ -112,7 +112,11 @@ impl<'a> Policies<'a> {
             .await
         {
             Ok(stored) => Ok(self.typed(stored)),
-            Err(kube::Error::Api(status)) if (400..500).contains(&status.code) => {
+            // Any answer about this object is this object's failure, whatever its code: a real
+            // server answers an unknown field in an apply with 500 ("failed to create typed
+            // patch object", kubernetes#122480), and the other objects must still go through.
+            // An identity refused as such is the cluster's failure.
+            Err(kube::Error::Api(status)) if status.code != 401 && status.code != 403 => {
                 Err(ApplyError::Refused {
                     code: status.code,
                     reason: status.reason.clone(),
