@@ -425,11 +425,18 @@ fn contexts_lists_each_with_its_server_and_whether_it_answers() {
     );
 }
 
+/// A server that accepts connections and never answers (kept open while the listener lives),
+/// and its URL.
+fn silent_server() -> (std::net::TcpListener, String) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    (listener, url)
+}
+
 #[test]
 fn a_context_that_does_not_answer_in_time_is_listed_as_such() {
-    // Accepts connections and never answers: the probe has to give up on it.
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}", silent.local_addr().expect("address"));
+    // The probe has to give up on it.
+    let (_silent, url) = silent_server();
     let server = ApiServer::start();
     let dir = temp_dir();
     let kubeconfig = kubeconfig_with_contexts(dir.path(), &[("up", &server.url), ("silent", &url)]);
@@ -461,9 +468,8 @@ fn a_context_that_does_not_answer_in_time_is_listed_as_such() {
 
 #[test]
 fn a_cluster_that_never_answers_times_out_and_the_others_are_reported() {
-    // Accepts connections and never answers: without a deadline it would hold the fleet.
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}", silent.local_addr().expect("address"));
+    // Without a deadline it would hold the fleet.
+    let (_silent, url) = silent_server();
     let server = ApiServer::start();
     server.add_pods([pod("shop", "floating", "nginx", "Running", 0)]);
     let dir = temp_dir();
