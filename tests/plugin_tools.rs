@@ -228,13 +228,13 @@ fn plugin_inspect_shows_world_imports_size_and_digest() {
     assert_eq!(run.code, 0, "{run:?}");
     let inspection = run.json();
     assert_eq!(inspection["size"], bytes.len());
-    assert_eq!(inspection["world"], "kube-devops:analyzer/analyzer@0.2.1");
+    assert_eq!(inspection["world"], "kube-devops:analyzer/analyzer@0.2.2");
     assert_eq!(inspection["plugin"]["name"], "no-privileged");
     assert_eq!(inspection["plugin"]["sha256"], support::sha256_hex(&bytes));
     let imports = inspection["imports"].as_array().unwrap();
     let pod = imports
         .iter()
-        .find(|i| i["name"] == "kube-devops:analyzer/pod@0.2.1")
+        .find(|i| i["name"] == "kube-devops:analyzer/pod@0.2.2")
         .expect("the pod interface");
     assert_eq!(pod["access"], "granted");
     assert!(
@@ -658,7 +658,7 @@ fn check_latest_tag_example(wasm: &Path, name: &str, check: &str, cases: usize) 
     ]);
     assert_eq!(inspected.code, 0, "{inspected:?}");
     let inspection = inspected.json();
-    assert_eq!(inspection["world"], "kube-devops:analyzer/analyzer@0.2.1");
+    assert_eq!(inspection["world"], "kube-devops:analyzer/analyzer@0.2.2");
     assert_eq!(inspection["plugin"]["name"], name);
     let imports: Vec<&str> = inspection["imports"]
         .as_array()
@@ -833,6 +833,10 @@ fn a_plugin_built_against_contract_0_1_0_still_loads_and_finds_the_same() {
         env!("CARGO_MANIFEST_DIR"),
         "/../tests/fixtures/contract-0.2.0/no-privileged.wasm"
     );
+    let v0_2_1 = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/contract-0.2.1/no-privileged.wasm"
+    );
     let old = findings(frozen);
     assert!(
         old.iter().any(|finding| finding.contains("privileged"))
@@ -842,16 +846,20 @@ fn a_plugin_built_against_contract_0_1_0_still_loads_and_finds_the_same() {
         "the privileged container and the hostPath volume are found: {old:?}"
     );
     assert_eq!(old, findings(&plugin_wasm("no-privileged")));
-    // A 0.2.0 build, from before 0.2.1 added `remediation`, links against the host's 0.2.1.
+    // A 0.2.0 build, from before 0.2.1 added `remediation`, links against the host's 0.2.2.
     assert_eq!(old, findings(v0_2_0));
+    // A 0.2.1 build reads whole containers; today's reads only their security context
+    // (`containers-with`, 0.2.2): the same findings.
+    assert_eq!(old, findings(v0_2_1));
 
     // `plugin inspect` names the world each was built for.
     for (plugin, world) in [
         (frozen.to_owned(), "kube-devops:analyzer/analyzer@0.1.0"),
         (v0_2_0.to_owned(), "kube-devops:analyzer/analyzer@0.2.0"),
+        (v0_2_1.to_owned(), "kube-devops:analyzer/analyzer@0.2.1"),
         (
             plugin_wasm("no-privileged"),
-            "kube-devops:analyzer/analyzer@0.2.1",
+            "kube-devops:analyzer/analyzer@0.2.2",
         ),
     ] {
         let run = support::run(&["plugin", "inspect", &plugin, "-o", "json", "--no-cache"]);

@@ -34,9 +34,10 @@
 //! Build it with `cargo build --target wasm32-wasip2 --release` and load the `.wasm` file with
 //! `kube-devops analyze --plugin`. docs/plugins.md walks through it.
 //!
-//! The SDK builds components of contract 0.2.1 (`wit/analyzer.wit`): the host passes the pod as a
+//! The SDK builds components of contract 0.2.2 (`wit/analyzer.wit`): the host passes the pod as a
 //! resource and [`Pod`] reads each part (metadata, spec, containers, volumes, status) the first
-//! time the plugin asks for it, so a plugin pays only for what it reads.
+//! time the plugin asks for it, and of the containers only the parts the plugin declares
+//! ([`Plugin::CONTAINER_PARTS`]), so a plugin pays only for what it reads.
 
 mod fix;
 pub mod image;
@@ -57,6 +58,7 @@ pub mod bindings {
     });
 }
 
+pub use bindings::kube_devops::analyzer::pod::ContainerParts;
 pub use bindings::kube_devops::analyzer::remediation::{
     Defaults as FixDefaults, ProbeDefaults, ResourceDefaults,
 };
@@ -121,6 +123,13 @@ pub trait Plugin: Sized + 'static {
     /// so a misspelt setting is reported instead of ignored.
     type Settings: serde::de::DeserializeOwned;
 
+    /// The parts of each container [`Plugin::analyze`] reads (its name, image and pull policy
+    /// are always there). Only these are copied into the plugin's memory, which is most of what
+    /// a call costs: a check of the images alone declares `ContainerParts::empty()`. A part
+    /// left out reads as `None` or empty, so declare every part the checks read; [`Plugin::fix`]
+    /// always sees every part. All of them unless declared.
+    const CONTAINER_PARTS: ContainerParts = ContainerParts::all();
+
     /// Who the plugin is and the checks it provides.
     fn metadata() -> PluginMetadata;
 
@@ -161,7 +170,7 @@ macro_rules! export_plugin {
             }
 
             fn analyze(pod: &$crate::bindings::kube_devops::analyzer::pod::Pod) -> ::std::vec::Vec<$crate::Finding> {
-                $crate::runtime::analyze::<$plugin>(&$crate::Pod::from_host(pod))
+                $crate::runtime::analyze::<$plugin>(pod)
             }
         }
 
@@ -172,8 +181,9 @@ macro_rules! export_plugin {
 /// Everything a plugin usually needs, in one import.
 pub mod prelude {
     pub use crate::{
-        CheckInfo, CheckKind, Container, Finding, Fix, FixDefaults, ImageRef, NoSettings, Plugin,
-        PluginMetadata, Pod, Severity, analysis_time, export_plugin, parse_timestamp,
+        CheckInfo, CheckKind, Container, ContainerParts, Finding, Fix, FixDefaults, ImageRef,
+        NoSettings, Plugin, PluginMetadata, Pod, Severity, analysis_time, export_plugin,
+        parse_timestamp,
     };
 }
 

@@ -4,16 +4,20 @@
 //! (metadata, pod-level spec, containers, volumes, status) into the plugin's memory when it is
 //! called. [`Pod`] calls each at most once per pod and keeps the answer, so a check reads
 //! `pod.containers()` as often as it likes and a plugin pays only for the parts it reads.
+//! Containers come with the parts the plugin declares ([`crate::Plugin::CONTAINER_PARTS`],
+//! contract 0.2.2's `containers-with`), all of them unless it declares fewer.
 
 use std::cell::OnceCell;
 
 use crate::bindings::kube_devops::analyzer::pod::Pod as Handle;
-use crate::{Container, KeyValue, ObjectMeta, PodSpec, PodStatus, Volume};
+use crate::{Container, ContainerParts, KeyValue, ObjectMeta, PodSpec, PodStatus, Volume};
 
 /// The pod a plugin analyses. Pods read from workload templates (Deployments, Jobs, ...) and
 /// pods at admission have no status.
 pub struct Pod<'a> {
     handle: Option<&'a Handle>,
+    /// What the container accessors ask the host for.
+    parts: ContainerParts,
     metadata: OnceCell<ObjectMeta>,
     spec: OnceCell<PodSpec>,
     containers: OnceCell<Vec<Container>>,
@@ -39,7 +43,11 @@ pub struct PodParts {
 }
 
 /// Reads a part: the one already read, else the host's answer, kept.
-fn part<'c, T>(cell: &'c OnceCell<T>, handle: Option<&Handle>, read: fn(&Handle) -> T) -> &'c T {
+fn part<'c, T>(
+    cell: &'c OnceCell<T>,
+    handle: Option<&Handle>,
+    read: impl FnOnce(&Handle) -> T,
+) -> &'c T {
     cell.get_or_init(|| {
         // A pod built from parts has every cell filled; only a host-backed one reads.
         let handle = handle.expect("a pod built from parts has every part");
@@ -48,11 +56,13 @@ fn part<'c, T>(cell: &'c OnceCell<T>, handle: Option<&Handle>, read: fn(&Handle)
 }
 
 impl<'a> Pod<'a> {
-    /// The pod of the `analyze` call in progress (the export macro builds it).
+    /// The pod of the `analyze` call in progress, its containers read with `parts` (the export
+    /// macro builds it).
     #[doc(hidden)]
-    pub fn from_host(handle: &'a Handle) -> Self {
+    pub fn from_host(handle: &'a Handle, parts: ContainerParts) -> Self {
         Pod {
             handle: Some(handle),
+            parts,
             metadata: OnceCell::new(),
             spec: OnceCell::new(),
             containers: OnceCell::new(),
@@ -68,6 +78,7 @@ impl<'a> Pod<'a> {
     pub fn from_parts(parts: PodParts) -> Pod<'static> {
         Pod {
             handle: None,
+            parts: ContainerParts::all(),
             metadata: OnceCell::from(parts.metadata),
             spec: OnceCell::from(parts.spec),
             containers: OnceCell::from(parts.containers),
@@ -90,21 +101,25 @@ impl<'a> Pod<'a> {
 
     /// `spec.containers`.
     pub fn containers(&self) -> &[Container] {
-        part(&self.containers, self.handle, Handle::containers).as_slice()
+        part(&self.containers, self.handle, |h| {
+            h.containers_with(self.parts)
+        })
+        .as_slice()
     }
 
     /// `spec.initContainers`.
     pub fn init_containers(&self) -> &[Container] {
-        part(&self.init_containers, self.handle, Handle::init_containers).as_slice()
+        part(&self.init_containers, self.handle, |h| {
+            h.init_containers_with(self.parts)
+        })
+        .as_slice()
     }
 
     /// `spec.ephemeralContainers` (debugging sessions added to a running pod).
     pub fn ephemeral_containers(&self) -> &[Container] {
-        part(
-            &self.ephemeral_containers,
-            self.handle,
-            Handle::ephemeral_containers,
-        )
+        part(&self.ephemeral_containers, self.handle, |h| {
+            h.ephemeral_containers_with(self.parts)
+        })
         .as_slice()
     }
 

@@ -1,5 +1,5 @@
 // A kube-devops analyzer plugin in JavaScript: the `analyzer` world of wit/analyzer.wit
-// (contract 0.2.1: `metadata`, `configure`, `analyze`), made a component by componentize-js
+// (contract 0.2.2: `metadata`, `configure`, `analyze`), made a component by componentize-js
 // (`npm run build`).
 //
 // How WIT maps to JavaScript: names are camelCase (`defaultSeverity`), enums are strings

@@ -1,7 +1,7 @@
 """no-latest-py: a kube-devops analyzer plugin in Python.
 
 componentize-py (build.sh) makes this module a WebAssembly component of the `analyzer` world of
-wit/analyzer.wit (contract 0.2.1): `metadata`, `configure` and `analyze` below are its exports.
+wit/analyzer.wit (contract 0.2.2): `metadata`, `configure` and `analyze` below are its exports.
 WIT records are dataclasses of `wit_world.imports.types`, enums are Python enums, an absent
 `option` is None, and `configure`'s `result<_, string>` is a normal return for ok and
 `raise Err(...)` for err. The pod `analyze` receives is the `pod` resource, an instance of

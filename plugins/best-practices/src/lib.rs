@@ -82,6 +82,9 @@ struct BestPractices {
 
 impl Plugin for BestPractices {
     type Settings = Settings;
+    const CONTAINER_PARTS: ContainerParts = ContainerParts::RESOURCES
+        .union(ContainerParts::ENV)
+        .union(ContainerParts::SECURITY_CONTEXT);
 
     fn metadata() -> PluginMetadata {
         let mut metadata = PluginMetadata::new(

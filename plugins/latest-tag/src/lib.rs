@@ -11,6 +11,8 @@ struct LatestTag;
 
 impl Plugin for LatestTag {
     type Settings = NoSettings;
+    // The image and its name are all it reads.
+    const CONTAINER_PARTS: ContainerParts = ContainerParts::empty();
 
     fn metadata() -> PluginMetadata {
         PluginMetadata::new(

@@ -91,6 +91,11 @@ fn parse_level(level: Option<&str>) -> Result<Level, String> {
 
 impl Plugin for PodSecurity {
     type Settings = Settings;
+    // Every container field a PSS control reads; not the env, requests or limits.
+    const CONTAINER_PARTS: ContainerParts = ContainerParts::PROBES
+        .union(ContainerParts::LIFECYCLE)
+        .union(ContainerParts::PORTS)
+        .union(ContainerParts::SECURITY_CONTEXT);
 
     fn metadata() -> PluginMetadata {
         let mut metadata = PluginMetadata::new(

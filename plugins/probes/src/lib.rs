@@ -21,6 +21,7 @@ struct Probes(Settings);
 
 impl Plugin for Probes {
     type Settings = Settings;
+    const CONTAINER_PARTS: ContainerParts = ContainerParts::PROBES;
 
     fn metadata() -> PluginMetadata {
         PluginMetadata::new(

@@ -24,6 +24,8 @@ struct NoPrivileged {
 
 impl Plugin for NoPrivileged {
     type Settings = Settings;
+    // Only what `analyze` reads is copied in: the security context.
+    const CONTAINER_PARTS: ContainerParts = ContainerParts::SECURITY_CONTEXT;
 
     fn metadata() -> PluginMetadata {
         PluginMetadata::new(

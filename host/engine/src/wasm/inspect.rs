@@ -22,7 +22,7 @@ impl Contract {
     pub fn world(self) -> &'static str {
         match self {
             Contract::V0_1 => "kube-devops:analyzer/analyzer@0.1.0",
-            Contract::V0_2 => "kube-devops:analyzer/analyzer@0.2.1",
+            Contract::V0_2 => "kube-devops:analyzer/analyzer@0.2.2",
         }
     }
 
@@ -58,7 +58,7 @@ impl Contract {
 }
 
 /// The world `component` was built for, named with the newest version of the contract it
-/// imports: a 0.2.0 build says 0.2.0 although the host links 0.2.1.
+/// imports: a 0.2.0 build says 0.2.0 although the host links 0.2.2.
 pub(super) fn world_of(
     engine: &wasmtime::Engine,
     component: &wasmtime::component::Component,
@@ -88,7 +88,7 @@ pub(super) fn world_of(
 }
 
 /// The contract version new plugins are built against.
-pub const WORLD: &str = "kube-devops:analyzer/analyzer@0.2.1";
+pub const WORLD: &str = "kube-devops:analyzer/analyzer@0.2.2";
 
 /// One import and what the sandbox gives for it.
 #[derive(Debug, Clone, serde::Serialize)]

@@ -165,7 +165,7 @@ impl LoadedPlugin {
         self.pre.contract()
     }
 
-    /// The contract version the component was built against (`0.2.0`, `0.2.1`, `0.1.0`).
+    /// The contract version the component was built against (`0.2.0`, `0.2.1`, `0.2.2`, `0.1.0`).
     pub fn contract_version(&self) -> String {
         let world = super::inspect::world_of(&self.runtime.engine, self.pre.component());
         world.rsplit('@').next().unwrap_or_default().to_owned()

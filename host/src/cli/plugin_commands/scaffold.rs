@@ -220,8 +220,8 @@ fn readme(name: &str, lang: PluginLanguage) -> String {
     format!(
         r#"# {name}
 
-A kube-devops analyzer plugin: a WebAssembly component of contract 0.2.1
-(`kube-devops:analyzer@0.2.1`) that kube-devops runs sandboxed, once per pod, in `analyze`, the
+A kube-devops analyzer plugin: a WebAssembly component of contract 0.2.2
+(`kube-devops:analyzer@0.2.2`) that kube-devops runs sandboxed, once per pod, in `analyze`, the
 operator and the admission webhook.
 
 ```sh
@@ -344,7 +344,7 @@ findings:
 const APP_PY: &str = r#""""{name}: flags pods that lack a label (`team` unless the `label` setting says otherwise).
 
 build.sh makes this module a WebAssembly component of the `analyzer` world (wit/analyzer.wit,
-contract 0.2.1): `metadata`, `configure` and `analyze` are its exports. WIT records are
+contract 0.2.2): `metadata`, `configure` and `analyze` are its exports. WIT records are
 dataclasses of `wit_world.imports.types`, enums are Python enums, an absent `option` is None, and
 `result<_, string>` is a normal return for ok and `raise Err(...)` for err. The pod `analyze`
 receives is a `wit_world.imports.pod.Pod`: each of its accessors (`pod.metadata()`,
@@ -427,7 +427,7 @@ cd "$(dirname "$0")"
 const PLUGIN_JS: &str = r#"// {name}: flags pods that lack a label (`team` unless the `label` setting says otherwise).
 //
 // `npm run build` makes this module a WebAssembly component of the `analyzer` world
-// (wit/analyzer.wit, contract 0.2.1). WIT names are camelCase here, enums are strings, an absent
+// (wit/analyzer.wit, contract 0.2.2). WIT names are camelCase here, enums are strings, an absent
 // `option` is `undefined`, and `result<_, string>` is a normal return for ok and a thrown string
 // for err. The pod `analyze` receives is the borrowed `pod` resource: an object whose methods
 // (`pod.metadata()`, `pod.spec()`, `pod.containers()`, `pod.initContainers()`,
