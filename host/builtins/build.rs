@@ -8,6 +8,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use sha2::{Digest, Sha256};
+
 #[path = "../engine/src/wasm/engine_config.rs"]
 mod engine_config;
 
@@ -48,6 +50,10 @@ fn main() {
         let wasm_path = built.join(format!("{}.wasm", name.replace('-', "_")));
         let wasm =
             fs::read(&wasm_path).unwrap_or_else(|error| panic!("{}: {error}", wasm_path.display()));
+        let mut sha256 = String::new();
+        for byte in Sha256::digest(&wasm) {
+            write!(sha256, "{byte:02x}").expect("write to String");
+        }
         let embedded = out_dir.join(format!("{name}.wasm"));
         fs::write(&embedded, &wasm).expect("write OUT_DIR");
         let precompiled = if precompile {
@@ -63,7 +69,7 @@ fn main() {
         let enabled_by_default = enabled_by_default(&workspace.join("plugins").join(name));
         writeln!(
             generated,
-            "    Builtin {{ name: {name:?}, wasm: include_bytes!({:?}), precompiled: {precompiled}, enabled_by_default: {enabled_by_default} }},",
+            "    Builtin {{ name: {name:?}, wasm: include_bytes!({:?}), sha256: {sha256:?}, precompiled: {precompiled}, enabled_by_default: {enabled_by_default} }},",
             embedded.display().to_string()
         )
         .expect("write to String");

@@ -20,3 +20,22 @@ pub fn runtime(cache_dir: Option<PathBuf>) -> Result<Arc<Runtime>, LoadError> {
         cache_dir,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Start-up trusts the digest written at build time; it must be the embedded bytes' own.
+    #[test]
+    fn each_embedded_digest_is_its_components() {
+        assert!(!BUILTINS.is_empty());
+        for builtin in BUILTINS {
+            assert_eq!(
+                builtin.sha256,
+                kube_devops_engine::wasm::sha256_hex(builtin.wasm),
+                "{}",
+                builtin.name
+            );
+        }
+    }
+}

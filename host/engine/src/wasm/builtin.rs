@@ -9,6 +9,8 @@ pub struct Builtin {
     pub name: &'static str,
     /// The component, as built for `wasm32-wasip2`.
     pub wasm: &'static [u8],
+    /// The sha256 of `wasm`, in hex, computed when it was embedded: start-up need not hash it.
+    pub sha256: &'static str,
     /// The component compiled ahead of time by `engine_config()`, if the build targeted this host.
     pub precompiled: Option<&'static [u8]>,
     /// Runs unless the config switches it off; `false` for the opt-in library plugins

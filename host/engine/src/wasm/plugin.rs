@@ -201,7 +201,7 @@ impl Runtime {
         };
         self.prepare(
             origin,
-            sha256_hex(builtin.wasm),
+            builtin.sha256.to_owned(),
             None,
             component,
             settings_for,
