@@ -74,7 +74,8 @@ pub struct DevOpsPolicySpec {
     /// `deny` (the default) denies at `admissionThreshold`; `warn` only returns warnings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admission: Option<AdmissionMode>,
-    /// Severity per check id, overriding the plugin's (`latest-tag: critical`).
+    /// Severity per check id (`latest-tag: critical`), or by the seed's keys (`latestTag`,
+    /// `missingLiveness`, `missingReadiness`, `highRestarts`, `pending`), overriding the plugin's.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub severity_overrides: BTreeMap<String, Severity>,
     /// Any plugin, built-in or custom, configured by name.
