@@ -103,28 +103,25 @@ fn project(containers: &[Container], parts: pod::ContainerParts) -> Vec<Containe
     fn picked<T: Clone + Default>(wanted: bool, value: &T) -> T {
         if wanted { value.clone() } else { T::default() }
     }
-    let (probes, lifecycle) = (
-        parts.contains(Part::PROBES),
-        parts.contains(Part::LIFECYCLE),
-    );
+    let has = |part: Part| parts.contains(part);
     containers
         .iter()
         .map(|c| Container {
             name: c.name.clone(),
             image: c.image.clone(),
             image_pull_policy: c.image_pull_policy.clone(),
-            liveness_probe: picked(probes, &c.liveness_probe),
-            readiness_probe: picked(probes, &c.readiness_probe),
-            startup_probe: picked(probes, &c.startup_probe),
-            post_start: picked(lifecycle, &c.post_start),
-            pre_stop: picked(lifecycle, &c.pre_stop),
-            ports: picked(parts.contains(Part::PORTS), &c.ports),
+            liveness_probe: picked(has(Part::PROBES), &c.liveness_probe),
+            readiness_probe: picked(has(Part::PROBES), &c.readiness_probe),
+            startup_probe: picked(has(Part::PROBES), &c.startup_probe),
+            post_start: picked(has(Part::LIFECYCLE), &c.post_start),
+            pre_stop: picked(has(Part::LIFECYCLE), &c.pre_stop),
+            ports: picked(has(Part::PORTS), &c.ports),
             resources: Resources {
-                requests: picked(parts.contains(Part::RESOURCES), &c.resources.requests),
-                limits: picked(parts.contains(Part::RESOURCES), &c.resources.limits),
+                requests: picked(has(Part::RESOURCES), &c.resources.requests),
+                limits: picked(has(Part::RESOURCES), &c.resources.limits),
             },
-            env: picked(parts.contains(Part::ENV), &c.env),
-            security_context: picked(parts.contains(Part::SECURITY_CONTEXT), &c.security_context),
+            env: picked(has(Part::ENV), &c.env),
+            security_context: picked(has(Part::SECURITY_CONTEXT), &c.security_context),
         })
         .collect()
 }
